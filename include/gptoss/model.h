@@ -1,0 +1,50 @@
+// A loaded gpt-oss model: configuration, weights (memory-mapped views, never a dequantized
+// copy) and the backend that runs them.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gptoss/config.h"
+
+namespace gptoss {
+
+struct LoadOptions {
+  std::string backend = "cpu";
+  int threads = 0;  // CPU worker threads; 0 = one per hardware thread
+};
+
+// One stored tensor as the loader understood it.
+struct TensorDescription {
+  std::string name;
+  std::string format;  // e.g. "bf16", "mxfp4 [E8M0 scales, 32/group]"
+  std::vector<int64_t> shape;
+  uint64_t parameters = 0;
+  uint64_t bytes = 0;
+};
+
+struct ModelDescription {
+  std::string checkpoint_format;  // e.g. "Hugging Face (bf16 + MXFP4 experts)"
+  std::vector<TensorDescription> tensors;
+  uint64_t parameters = 0;
+  uint64_t bytes = 0;
+};
+
+class Model {
+ public:
+  // Loads the model directory `dir` (config.json + *.safetensors). Throws gptoss::Error.
+  static std::unique_ptr<Model> load(const std::filesystem::path& dir, const LoadOptions& options = {});
+  virtual ~Model() = default;
+
+  virtual const ModelConfig& config() const = 0;
+  virtual const std::filesystem::path& directory() const = 0;
+  virtual ModelDescription describe() const = 0;
+
+ protected:
+  Model() = default;
+};
+
+}  // namespace gptoss

@@ -1,0 +1,142 @@
+#include "io/safetensors.h"
+
+#include <algorithm>
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "gptoss/error.h"
+
+namespace gptoss {
+namespace {
+
+using nlohmann::json;
+
+[[noreturn]] void fail(const std::string& origin, const std::string& what) {
+  throw Error(origin + ": " + what);
+}
+
+uint64_t as_u64(const json& value, const std::string& origin, const std::string& what) {
+  if (value.is_number_unsigned()) return value.get<uint64_t>();
+  if (value.is_number_integer() && value.get<int64_t>() >= 0) return value.get<uint64_t>();
+  fail(origin, what + " must be a non-negative integer, got " + value.dump());
+}
+
+TensorRecord parse_entry(const std::string& name, const json& entry, const std::string& origin) {
+  const std::string where = "tensor '" + name + "'";
+  if (!entry.is_object()) fail(origin, where + ": entry is not an object");
+  TensorRecord t;
+  t.name = name;
+
+  const auto dtype_it = entry.find("dtype");
+  if (dtype_it == entry.end() || !dtype_it->is_string()) fail(origin, where + ": missing dtype");
+  const auto dtype = dtype_from_name(dtype_it->get_ref<const std::string&>());
+  if (!dtype) fail(origin, where + ": unknown dtype " + dtype_it->dump());
+  t.dtype = *dtype;
+
+  const auto shape_it = entry.find("shape");
+  if (shape_it == entry.end() || !shape_it->is_array()) fail(origin, where + ": missing shape");
+  uint64_t elements = 1;
+  for (const auto& dim : *shape_it) {
+    const uint64_t d = as_u64(dim, origin, where + ": shape entry");
+    if (d > static_cast<uint64_t>(INT64_MAX) || __builtin_mul_overflow(elements, d, &elements))
+      fail(origin, where + ": shape " + shape_it->dump() + " is too large");
+    t.shape.push_back(static_cast<int64_t>(d));
+  }
+
+  const auto offsets_it = entry.find("data_offsets");
+  if (offsets_it == entry.end() || !offsets_it->is_array() || offsets_it->size() != 2)
+    fail(origin, where + ": data_offsets must be [begin, end]");
+  t.begin = as_u64((*offsets_it)[0], origin, where + ": data_offsets");
+  t.end = as_u64((*offsets_it)[1], origin, where + ": data_offsets");
+  if (t.end < t.begin) fail(origin, where + ": data_offsets " + offsets_it->dump() + " end before begin");
+
+  uint64_t bytes = 0;
+  if (__builtin_mul_overflow(elements, dtype_size(t.dtype), &bytes) || bytes != t.end - t.begin)
+    fail(origin, where + ": shape " + shape_it->dump() + " of " + std::string(dtype_name(t.dtype)) +
+                     " needs " + std::to_string(elements) + " elements but data_offsets " +
+                     offsets_it->dump() + " hold " + std::to_string(t.end - t.begin) + " bytes");
+  return t;
+}
+
+}  // namespace
+
+int64_t TensorView::numel() const {
+  int64_t n = 1;
+  for (int64_t d : shape()) n *= d;
+  return n;
+}
+
+std::string shape_string(std::span<const int64_t> shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+SafetensorsHeader parse_safetensors_header(std::span<const uint8_t> file, const std::string& origin) {
+  if (file.size() < 8) fail(origin, "truncated: " + std::to_string(file.size()) + " bytes, no header length");
+  uint64_t header_len = 0;
+  for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | file[static_cast<size_t>(i)];
+  if (header_len >= kMaxSafetensorsHeaderBytes)
+    fail(origin, "header length " + std::to_string(header_len) + " is not under 100 MB");
+  if (header_len > file.size() - 8)
+    fail(origin, "header length " + std::to_string(header_len) + " runs past the end of the file (" +
+                     std::to_string(file.size()) + " bytes)");
+
+  const auto* text = reinterpret_cast<const char*>(file.data() + 8);
+  std::set<std::string> seen;
+  std::string duplicate;
+  // Reject repeated top-level keys, which a JSON object would otherwise silently merge.
+  json::parser_callback_t check_keys = [&](int depth, json::parse_event_t event, json& parsed) {
+    if (event == json::parse_event_t::key && depth == 1 && !seen.insert(parsed.get<std::string>()).second)
+      duplicate = parsed.get<std::string>();
+    return true;
+  };
+  json doc;
+  try {
+    doc = json::parse(text, text + header_len, check_keys);
+  } catch (const json::exception& e) {
+    fail(origin, std::string("header is not valid JSON: ") + e.what());
+  }
+  if (!duplicate.empty()) fail(origin, "tensor '" + duplicate + "' appears twice in the header");
+  if (!doc.is_object()) fail(origin, "header is not a JSON object");
+
+  SafetensorsHeader header;
+  header.data_start = 8 + header_len;
+  const uint64_t data_size = file.size() - header.data_start;
+  for (const auto& [key, value] : doc.items()) {
+    if (key == "__metadata__") {
+      if (!value.is_object()) fail(origin, "__metadata__ is not an object");
+      for (const auto& [mk, mv] : value.items()) {
+        if (!mv.is_string()) fail(origin, "__metadata__ value '" + mk + "' is not a string");
+        header.metadata[mk] = mv.get<std::string>();
+      }
+      continue;
+    }
+    TensorRecord t = parse_entry(key, value, origin);
+    if (t.end > data_size)
+      fail(origin, "tensor '" + key + "': data_offsets [" + std::to_string(t.begin) + ", " +
+                       std::to_string(t.end) + "] exceed the data area of " + std::to_string(data_size) +
+                       " bytes");
+    header.tensors.push_back(std::move(t));
+  }
+
+  std::vector<const TensorRecord*> by_offset;
+  for (const auto& t : header.tensors)
+    if (t.end > t.begin) by_offset.push_back(&t);
+  std::sort(by_offset.begin(), by_offset.end(),
+            [](const TensorRecord* a, const TensorRecord* b) { return a->begin < b->begin; });
+  for (size_t i = 1; i < by_offset.size(); ++i)
+    if (by_offset[i]->begin < by_offset[i - 1]->end)
+      fail(origin, "tensors '" + by_offset[i - 1]->name + "' and '" + by_offset[i]->name + "' overlap");
+  return header;
+}
+
+SafetensorsFile::SafetensorsFile(const std::filesystem::path& path)
+    : file_(path), header_(parse_safetensors_header({file_.data(), file_.size()}, path.string())) {}
+
+TensorView SafetensorsFile::view(const TensorRecord& record) const {
+  return TensorView{&record, file_.data() + header_.data_start + record.begin, &file_.path()};
+}
+
+}  // namespace gptoss

@@ -1,0 +1,46 @@
+// Typed access to checkpoint tensors: each accessor checks dtype and shape and names the file
+// and tensor when they are wrong, and records what it read for `gptoss info`.
+#pragma once
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include "gptoss/model.h"
+#include "io/checkpoint.h"
+#include "model/weights.h"
+
+namespace gptoss {
+
+class CheckpointReader {
+ public:
+  CheckpointReader(const Checkpoint& checkpoint, VectorStore& vectors);
+
+  bool contains(const std::string& name) const { return checkpoint_.contains(name); }
+  const TensorView tensor(const std::string& name) const { return checkpoint_.tensor(name); }
+
+  // A float vector of `size` elements (F32, F16 or BF16), converted to float32.
+  Vector vector(const std::string& name, int64_t size);
+  // `count` stacked vectors of `size` elements each, de-interleaved when step > 1: returns the
+  // elements first, first + step, … of each row of a [count, size·step] tensor.
+  Vector strided_vector(const std::string& name, int64_t count, int64_t size, int64_t first, int64_t step);
+  // A dense [rows, cols] matrix (F32, F16 or BF16), viewed in place.
+  Matrix dense_matrix(const std::string& name, int64_t rows, int64_t cols);
+  // An MXFP4 expert stack from `<prefix>_blocks` [count, rows, cols/32, 16] and
+  // `<prefix>_scales` [count, rows, cols/32] (U8 or F8_E8M0).
+  Matrix mxfp4_stack(const std::string& prefix, int64_t count, int64_t rows, int64_t cols);
+
+  [[noreturn]] void fail(const TensorView& t, const std::string& what) const;
+  void expect_shape(const TensorView& t, const std::vector<int64_t>& shape) const;
+  void record(TensorDescription description, std::initializer_list<std::string> tensor_names);
+
+  ModelDescription description() const;  // everything recorded, plus the tensors left unread
+
+ private:
+  const Checkpoint& checkpoint_;
+  VectorStore& vectors_;
+  std::vector<TensorDescription> described_;
+  std::set<std::string> used_;
+};
+
+}  // namespace gptoss

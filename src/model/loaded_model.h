@@ -1,0 +1,38 @@
+// The library's Model: the checkpoint's mapped files, the typed weights over them, and the
+// backend with its view of those weights.
+#pragma once
+
+#include <memory>
+
+#include "backend/backend.h"
+#include "gptoss/model.h"
+#include "io/checkpoint.h"
+#include "model/weights.h"
+
+namespace gptoss {
+
+class LoadedModel final : public Model {
+ public:
+  LoadedModel(const std::filesystem::path& dir, const LoadOptions& options);
+
+  const ModelConfig& config() const override { return config_; }
+  const std::filesystem::path& directory() const override { return dir_; }
+  ModelDescription describe() const override { return description_; }
+
+  Backend& backend() const { return *backend_; }
+  const ModelWeights& device_weights() const { return device_weights_; }
+
+ private:
+  std::filesystem::path dir_;
+  ModelConfig config_;
+  std::unique_ptr<Checkpoint> checkpoint_;
+  VectorStore vectors_;
+  ModelWeights host_weights_;
+  ModelDescription description_;
+  std::unique_ptr<Backend> backend_;
+  ModelWeights device_weights_;
+};
+
+const LoadedModel& loaded(const Model& model);
+
+}  // namespace gptoss

@@ -1,0 +1,23 @@
+// gptoss: the command-line program. Errors print as one line on stderr and exit with 1.
+#include <cstdio>
+#include <exception>
+
+#include "gptoss/error.h"
+#include "tools/tool.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"gptoss: run OpenAI gpt-oss models (Hugging Face and MLX checkpoints) on Linux"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "gptoss 0.1.0");
+  gptoss::tools::add_info_command(app);
+  gptoss::tools::add_logits_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "gptoss: error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

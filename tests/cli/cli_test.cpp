@@ -1,0 +1,188 @@
+// The gptoss program end to end: `logits` and `info` on the tiny model, and every kind of bad
+// input giving one line on stderr and a non-zero exit, never a crash.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+
+#include "support/test_support.h"
+
+namespace gptoss {
+namespace {
+
+namespace fs = std::filesystem;
+using test::run_cli;
+
+std::string quoted(const fs::path& p) {
+  std::string s = "'";
+  s += p.string();
+  s += "'";
+  return s;
+}
+
+// The error is one line "gptoss: error: …" that contains every needle; the exit status is 1.
+void expect_one_line_error(const test::CommandResult& r, std::initializer_list<std::string> needles) {
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_EQ(r.err.rfind("gptoss: error: ", 0), 0u) << r.err;
+  ASSERT_FALSE(r.err.empty());
+  EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << "not one line: " << r.err;
+  for (const auto& n : needles) EXPECT_NE(r.err.find(n), std::string::npos) << "missing '" << n << "' in " << r.err;
+}
+
+const char* kShortPrompt = "976,4853,19705,68347";  // "The quick brown fox"
+
+TEST(Cli, LogitsPrintsTopFiveOfTheLastPosition) {
+  const auto r = run_cli("logits --model " + quoted(test::tiny_model_dir()) + " --tokens " + kShortPrompt);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // transformers' greedy continuation of this prompt starts with 35633.
+  EXPECT_NE(r.out.find("top 5"), std::string::npos);
+  const auto first_line = r.out.substr(r.out.find('\n') + 1);
+  EXPECT_EQ(std::stoi(first_line), 35633) << r.out;
+}
+
+TEST(Cli, LogitsOutWritesEveryPosition) {
+  test::TempDir dir;
+  const auto r = run_cli("logits --model " + quoted(test::tiny_model_dir()) + " --tokens " + kShortPrompt +
+                         " --out " + quoted(dir / "l.safetensors"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto written = test::read_all_tensors(dir / "l.safetensors");
+  const auto reference = test::read_all_tensors(test::test_data_dir() / "tiny-gpt-oss" / "reference.safetensors");
+  const auto& logits = written.at("logits");
+  ASSERT_EQ(logits.shape, (std::vector<int64_t>{4, 201088}));
+  EXPECT_LE(test::relative_l2(logits.f32.data(), reference.at("short.logits_first").f32.data(), 201088), 1e-4);
+  EXPECT_LE(test::relative_l2(logits.f32.data() + 3 * 201088, reference.at("short.logits_last").f32.data(), 201088), 1e-4);
+}
+
+TEST(Cli, InfoPrintsConfigTensorsAndCounts) {
+  const auto r = run_cli("info --model " + quoted(test::tiny_model_dir()));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const char* needle : {"num_hidden_layers        4 (2 sliding, 2 full)", "yarn", "truncate false",
+                             "model.layers.0.mlp.experts.gate_up_proj", "mxfp4", "lm_head.weight", "bf16"})
+    EXPECT_NE(r.out.find(needle), std::string::npos) << needle;
+  // V·H (embedding) + V·H (lm_head) + H (final norm) + 4 layers of: 2 norms, q/k/v/o with
+  // biases, sinks, router with bias, 8 experts of gate_up (2I×H + 2I) and down (H×I + H).
+  const int64_t v = 201088, h = 32, q = 256, kv = 128, e = 8, i = 64;
+  const int64_t layer = 2 * h + (q * h + q) + 2 * (kv * h + kv) + (h * q + h) + 4 + (e * h + e) +
+                        e * (2 * i * h + 2 * i + h * i + h);
+  const int64_t expected = 2 * v * h + h + 4 * layer;
+  EXPECT_NE(r.out.find("parameters: " + std::to_string(expected)), std::string::npos) << r.out;
+}
+
+class CliBadInput : public ::testing::Test {
+ protected:
+  void SetUp() override { test::copy_tiny_model(model_); }
+  std::string info() { return "info --model " + quoted(model_); }
+  fs::path shard(const std::string& tensor) const { return test::shard_with(model_, tensor); }
+
+  test::TempDir dir_;
+  fs::path model_ = dir_ / "model";
+};
+
+TEST_F(CliBadInput, TruncatedFile) {
+  const fs::path f = shard("lm_head.weight");
+  fs::resize_file(f, fs::file_size(f) / 2);
+  expect_one_line_error(run_cli(info()), {f.filename().string(), "exceed the data area"});
+  fs::resize_file(f, 5);
+  expect_one_line_error(run_cli(info()), {f.filename().string(), "truncated"});
+}
+
+TEST_F(CliBadInput, HeaderLongerThanTheFile) {
+  const fs::path f = shard("lm_head.weight");
+  std::string bytes = test::read_file(f);
+  const uint64_t too_long = bytes.size();  // under 100 MB, but past the end
+  for (int i = 0; i < 8; ++i) bytes[static_cast<size_t>(i)] = static_cast<char>((too_long >> (8 * i)) & 0xff);
+  test::write_file(f, bytes);
+  expect_one_line_error(run_cli(info()), {f.filename().string(), "runs past the end of the file"});
+}
+
+TEST_F(CliBadInput, OffsetsOutOfRange) {
+  const fs::path f = shard("model.norm.weight");
+  test::edit_safetensors_header(f, [](nlohmann::json& h) {
+    h["model.norm.weight"]["data_offsets"][0] = 1ull << 40;
+    h["model.norm.weight"]["data_offsets"][1] = (1ull << 40) + 64;
+  });
+  expect_one_line_error(run_cli(info()), {f.filename().string(), "model.norm.weight", "exceed the data area"});
+}
+
+TEST_F(CliBadInput, OverlappingTensors) {
+  const fs::path f = shard("model.norm.weight");
+  test::edit_safetensors_header(f, [](nlohmann::json& h) {
+    std::string other;
+    for (auto& [name, entry] : h.items())
+      if (name != "__metadata__" && name != "model.norm.weight" && entry["data_offsets"][1].get<uint64_t>() >= 64) {
+        other = name;
+        break;
+      }
+    const uint64_t begin = h[other]["data_offsets"][0];
+    h["model.norm.weight"]["data_offsets"] = {begin, begin + 64};
+  });
+  expect_one_line_error(run_cli(info()), {f.filename().string(), "overlap"});
+}
+
+TEST_F(CliBadInput, UnknownDtype) {
+  const fs::path f = shard("model.norm.weight");
+  test::edit_safetensors_header(f, [](nlohmann::json& h) { h["model.norm.weight"]["dtype"] = "Q4_0"; });
+  expect_one_line_error(run_cli(info()), {f.filename().string(), "model.norm.weight", "unknown dtype"});
+}
+
+TEST_F(CliBadInput, WrongShapeForAKnownTensor) {
+  const std::string name = "model.layers.1.self_attn.q_proj.weight";
+  const fs::path f = shard(name);
+  test::edit_safetensors_header(f, [&](nlohmann::json& h) { h[name]["shape"] = {32, 256}; });
+  expect_one_line_error(run_cli(info()), {f.filename().string(), name, "has shape [32, 256], expected [256, 32]"});
+}
+
+TEST_F(CliBadInput, WrongDtypeForAKnownTensor) {
+  const std::string name = "model.layers.2.mlp.router.weight";
+  const fs::path f = shard(name);
+  test::edit_safetensors_header(f, [&](nlohmann::json& h) { h[name]["dtype"] = "I16"; });
+  expect_one_line_error(run_cli(info()), {f.filename().string(), name, "has dtype I16"});
+  const std::string blocks = "model.layers.0.mlp.experts.down_proj_blocks";
+  test::copy_tiny_model(model_);
+  test::edit_safetensors_header(shard(blocks), [&](nlohmann::json& h) { h[blocks]["dtype"] = "F32"; h[blocks]["shape"] = {8, 32, 2, 4}; });
+  expect_one_line_error(run_cli(info()), {blocks, "has dtype F32, expected U8"});
+}
+
+TEST_F(CliBadInput, MissingTensor) {
+  const std::string name = "model.layers.3.self_attn.sinks";
+  test::edit_safetensors_header(shard(name), [&](nlohmann::json& h) { h.erase(name); });
+  auto index = nlohmann::json::parse(test::read_file(model_ / "model.safetensors.index.json"));
+  index["weight_map"].erase(name);
+  test::write_file(model_ / "model.safetensors.index.json", index.dump());
+  expect_one_line_error(run_cli(info()), {model_.string(), "missing tensor '" + name + "'"});
+}
+
+TEST_F(CliBadInput, ConfigWithAMissingKey) {
+  auto config = nlohmann::json::parse(test::read_file(model_ / "config.json"));
+  config.erase("num_key_value_heads");
+  test::write_file(model_ / "config.json", config.dump());
+  expect_one_line_error(run_cli(info()), {"config.json", "missing key 'num_key_value_heads'"});
+}
+
+TEST_F(CliBadInput, ConfigWithAWrongTypedKey) {
+  auto config = nlohmann::json::parse(test::read_file(model_ / "config.json"));
+  config["sliding_window"] = "sixteen";
+  test::write_file(model_ / "config.json", config.dump());
+  expect_one_line_error(run_cli(info()), {"config.json", "key 'sliding_window' must be a positive integer"});
+  test::write_file(model_ / "config.json", "{\"vocab_size\": 3,");
+  expect_one_line_error(run_cli(info()), {"config.json", "not valid JSON"});
+}
+
+TEST_F(CliBadInput, TokenIdOutsideTheVocabulary) {
+  expect_one_line_error(run_cli("logits --model " + quoted(model_) + " --tokens 1,201088"),
+                        {"token id 201088 at index 1", "vocabulary (size 201088)"});
+  expect_one_line_error(run_cli("logits --model " + quoted(model_) + " --tokens 1,-5"), {"token id -5"});
+  expect_one_line_error(run_cli("logits --model " + quoted(model_) + " --tokens 1,x"), {"--tokens", "'x'"});
+}
+
+TEST_F(CliBadInput, PromptLongerThanTheContext) {
+  expect_one_line_error(run_cli("logits --model " + quoted(model_) + " --ctx 3 --tokens " + kShortPrompt),
+                        {"4 new tokens exceed the context length of 3"});
+}
+
+TEST_F(CliBadInput, MissingModelDirectory) {
+  expect_one_line_error(run_cli("info --model " + quoted(dir_ / "nowhere")), {"nowhere"});
+}
+
+}  // namespace
+}  // namespace gptoss

@@ -1,0 +1,109 @@
+// Routing (top-k, then softmax over the k), the clamped SwiGLU, and the whole MoE block
+// against a per-token evaluation with the reference linear.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "backend/cpu/linear.h"
+#include "backend/cpu/moe.h"
+#include "quant/float_formats.h"
+#include "support/test_support.h"
+
+namespace gptoss {
+namespace {
+
+TEST(Routing, TopKThenSoftmaxOverTheK) {
+  const float logits[6] = {0.5f, 3.f, -1.f, 2.f, 3.f, 1.f};
+  const auto chosen = route_token(logits, 6, 3);
+  ASSERT_EQ(chosen.size(), 3u);
+  EXPECT_EQ(chosen[0].expert, 1);  // tie with 4: lower index first
+  EXPECT_EQ(chosen[1].expert, 4);
+  EXPECT_EQ(chosen[2].expert, 3);
+  const double z = 2 * std::exp(3.0) + std::exp(2.0);
+  EXPECT_NEAR(chosen[0].weight, std::exp(3.0) / z, 1e-7);
+  EXPECT_NEAR(chosen[2].weight, std::exp(2.0) / z, 1e-7);
+}
+
+TEST(SwiGlu, ClampsGateAboveAndUpBothSides) {
+  const float gate[4] = {10.f, -3.f, 0.5f, 7.f};
+  const float up[4] = {-10.f, 8.f, 0.25f, 1.f};
+  float out[4];
+  swiglu(gate, up, 4, 7.f, 1.702f, out);
+  const auto expected = [](double g, double u) {
+    g = std::min(g, 7.0);
+    u = std::clamp(u, -7.0, 7.0);
+    return (u + 1) * g / (1 + std::exp(-1.702 * g));
+  };
+  for (int i = 0; i < 4; ++i) EXPECT_NEAR(out[i], expected(gate[i], up[i]), 1e-6 * (1 + std::abs(out[i]))) << i;
+}
+
+struct RandomMoe {
+  int64_t hidden = 64, inter = 32, experts = 6;
+  std::vector<uint16_t> router, gate, up, down;  // bf16
+  std::vector<float> router_bias, gate_bias, up_bias, down_bias, norm;
+  MoeWeights w;
+
+  static Matrix bf16_stack(const std::vector<uint16_t>& data, int64_t count, int64_t rows, int64_t cols) {
+    Matrix m{.format = WeightFormat::bf16, .count = count, .rows = rows, .cols = cols};
+    m.weight = reinterpret_cast<const uint8_t*>(data.data());
+    m.weight_row_stride = cols * 2;
+    m.weight_matrix_stride = rows * cols * 2;
+    return m;
+  }
+  static std::vector<uint16_t> random_bf16(size_t n, uint32_t seed, float stddev) {
+    std::vector<uint16_t> out(n);
+    const auto f = test::random_floats(n, seed, stddev);
+    for (size_t i = 0; i < n; ++i) out[i] = f32_to_bf16(f[i]);
+    return out;
+  }
+
+  RandomMoe() {
+    router = random_bf16(static_cast<size_t>(experts * hidden), 1, 0.3f);
+    gate = random_bf16(static_cast<size_t>(experts * inter * hidden), 2, 0.5f);
+    up = random_bf16(static_cast<size_t>(experts * inter * hidden), 3, 0.5f);
+    down = random_bf16(static_cast<size_t>(experts * hidden * inter), 4, 0.2f);
+    router_bias = test::random_floats(static_cast<size_t>(experts), 5);
+    gate_bias = test::random_floats(static_cast<size_t>(experts * inter), 6);
+    up_bias = test::random_floats(static_cast<size_t>(experts * inter), 7);
+    down_bias = test::random_floats(static_cast<size_t>(experts * hidden), 8);
+    w.router = bf16_stack(router, 1, experts, hidden);
+    w.router_bias = {router_bias.data(), experts};
+    w.gate = bf16_stack(gate, experts, inter, hidden);
+    w.up = bf16_stack(up, experts, inter, hidden);
+    w.down = bf16_stack(down, experts, hidden, inter);
+    w.gate_bias = {gate_bias.data(), experts * inter};
+    w.up_bias = {up_bias.data(), experts * inter};
+    w.down_bias = {down_bias.data(), experts * hidden};
+  }
+};
+
+TEST(Moe, MatchesPerTokenReference) {
+  const RandomMoe moe;
+  const MoeParameters p{static_cast<int>(moe.experts), 3, 7.f, 1.702f};
+  const int64_t rows = 9;
+  const auto x = test::random_floats(static_cast<size_t>(rows * moe.hidden), 11);
+  std::vector<float> out(x.size());
+  ThreadPool pool(2);
+  moe_rows(x.data(), rows, moe.w, p, out.data(), pool);
+
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x.data() + r * moe.hidden;
+    std::vector<float> logits(static_cast<size_t>(moe.experts));
+    linear_reference({xr, 1, &moe.w.router, 0, moe.router_bias.data(), logits.data(), moe.experts});
+    std::vector<double> expected(static_cast<size_t>(moe.hidden), 0.0);
+    for (const ExpertChoice& c : route_token(logits.data(), static_cast<int>(moe.experts), 3)) {
+      std::vector<float> g(static_cast<size_t>(moe.inter)), u(g.size()), a(g.size()), y(static_cast<size_t>(moe.hidden));
+      linear_reference({xr, 1, &moe.w.gate, c.expert, moe.gate_bias.data() + c.expert * moe.inter, g.data(), moe.inter});
+      linear_reference({xr, 1, &moe.w.up, c.expert, moe.up_bias.data() + c.expert * moe.inter, u.data(), moe.inter});
+      swiglu(g.data(), u.data(), moe.inter, 7.f, 1.702f, a.data());
+      linear_reference({a.data(), 1, &moe.w.down, c.expert, moe.down_bias.data() + c.expert * moe.hidden, y.data(), moe.hidden});
+      for (int64_t i = 0; i < moe.hidden; ++i) expected[static_cast<size_t>(i)] += c.weight * y[static_cast<size_t>(i)];
+    }
+    for (int64_t i = 0; i < moe.hidden; ++i)
+      EXPECT_NEAR(out[static_cast<size_t>(r * moe.hidden + i)], expected[static_cast<size_t>(i)],
+                  1e-5 * (1 + std::abs(expected[static_cast<size_t>(i)])));
+  }
+}
+
+}  // namespace
+}  // namespace gptoss

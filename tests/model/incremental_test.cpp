@@ -1,0 +1,116 @@
+// The KV cache and batching: decoding token by token, or several sequences at once, gives the
+// logits of one full pass.
+#include <gtest/gtest.h>
+
+#include "gptoss/gptoss.h"
+#include "support/test_support.h"
+
+namespace gptoss {
+namespace {
+
+class IncrementalTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { model_ = Model::load(test::tiny_model_dir()).release(); }
+  static void TearDownTestSuite() { delete model_; }
+
+  // A prompt of `n` ids from the tiny model's fixtures, longer than its 16-token window.
+  static std::vector<int32_t> prompt(const std::string& name) {
+    static const auto reference =
+        test::read_all_tensors(test::test_data_dir() / "tiny-gpt-oss" / "reference.safetensors");
+    return reference.at(name + ".ids").i32;
+  }
+
+  static Logits full_pass(const std::vector<int32_t>& tokens) {
+    Session session(*model_, {.max_sequences = 1, .context_length = static_cast<int>(tokens.size())});
+    const SequenceInput input{0, tokens, LogitsWanted::all};
+    return session.forward({&input, 1});
+  }
+
+  static Model* model_;
+};
+
+Model* IncrementalTest::model_ = nullptr;
+
+TEST_F(IncrementalTest, PrefillThenOneTokenAtATimeEqualsFullPass) {
+  for (const std::string name : {"long", "harmony"}) {
+    const std::vector<int32_t> tokens = prompt(name);
+    ASSERT_GT(tokens.size(), static_cast<size_t>(model_->config().sliding_window) * 2);
+    const Logits full = full_pass(tokens);
+    for (size_t prefill : {size_t{1}, size_t{5}, size_t{16}, size_t{17}, tokens.size() - 1}) {
+      Session session(*model_, {.max_sequences = 1, .context_length = static_cast<int>(tokens.size())});
+      std::vector<int32_t> first(tokens.begin(), tokens.begin() + static_cast<ptrdiff_t>(prefill));
+      SequenceInput input{0, first, LogitsWanted::all};
+      const Logits head = session.forward({&input, 1});
+      for (size_t p = 0; p < prefill; ++p)
+        EXPECT_LE(test::relative_l2(head.row(static_cast<int64_t>(p)), full.row(static_cast<int64_t>(p)),
+                                    static_cast<size_t>(full.vocab)), 1e-5)
+            << name << " prefill " << prefill << " position " << p;
+      for (size_t p = prefill; p < tokens.size(); ++p) {
+        const SequenceInput step{0, {&tokens[p], 1}, LogitsWanted::last};
+        const Logits one = session.forward({&step, 1});
+        EXPECT_LE(test::relative_l2(one.row(0), full.row(static_cast<int64_t>(p)), static_cast<size_t>(full.vocab)), 1e-5)
+            << name << " prefill " << prefill << " position " << p;
+      }
+      EXPECT_EQ(session.position(0), static_cast<int>(tokens.size()));
+    }
+  }
+}
+
+TEST_F(IncrementalTest, ChunkedPrefillLargerThanTheWindowEqualsFullPass) {
+  const std::vector<int32_t> tokens = prompt("harmony");
+  const Logits full = full_pass(tokens);
+  Session session(*model_, {.max_sequences = 1, .context_length = static_cast<int>(tokens.size())});
+  for (size_t start = 0; start < tokens.size(); start += 20) {
+    const size_t n = std::min<size_t>(20, tokens.size() - start);
+    const SequenceInput input{0, {tokens.data() + start, n}, LogitsWanted::all};
+    const Logits chunk = session.forward({&input, 1});
+    for (size_t i = 0; i < n; ++i)
+      EXPECT_LE(test::relative_l2(chunk.row(static_cast<int64_t>(i)), full.row(static_cast<int64_t>(start + i)),
+                                  static_cast<size_t>(full.vocab)), 1e-5)
+          << "position " << start + i;
+  }
+}
+
+TEST_F(IncrementalTest, BatchOfThreePromptsEqualsEachAlone) {
+  const std::vector<std::vector<int32_t>> prompts = {prompt("long"), prompt("short"), prompt("romanian")};
+  Session session(*model_, {.max_sequences = 3, .context_length = 64});
+  std::vector<SequenceInput> inputs;
+  // Slots in a different order than the inputs, to catch slot/row mix-ups.
+  const int slots[3] = {2, 0, 1};
+  for (size_t i = 0; i < 3; ++i) inputs.push_back({slots[i], prompts[i], LogitsWanted::all});
+  const Logits batched = session.forward(inputs);
+  int64_t row = 0;
+  for (size_t i = 0; i < 3; ++i) {
+    const Logits alone = full_pass(prompts[i]);
+    for (int64_t p = 0; p < alone.rows; ++p, ++row)
+      EXPECT_LE(test::relative_l2(batched.row(row), alone.row(p), static_cast<size_t>(alone.vocab)), 1e-5)
+          << "prompt " << i << " position " << p;
+  }
+  // Then one decode step for all three at once, against each sequence extended alone.
+  const int32_t next[3] = {1000, 2000, 3000};
+  std::vector<SequenceInput> step;
+  for (size_t i = 0; i < 3; ++i) step.push_back({slots[i], {&next[i], 1}, LogitsWanted::last});
+  const Logits decoded = session.forward(step);
+  for (size_t i = 0; i < 3; ++i) {
+    std::vector<int32_t> extended = prompts[i];
+    extended.push_back(next[i]);
+    const Logits alone = full_pass(extended);
+    EXPECT_LE(test::relative_l2(decoded.row(static_cast<int64_t>(i)), alone.row(alone.rows - 1),
+                                static_cast<size_t>(alone.vocab)), 1e-5)
+        << "prompt " << i;
+  }
+}
+
+TEST_F(IncrementalTest, ResetStartsTheSequenceOver) {
+  const std::vector<int32_t> tokens = prompt("short");
+  Session session(*model_, {.max_sequences = 1, .context_length = 8});
+  const SequenceInput input{0, tokens, LogitsWanted::last};
+  const Logits first = session.forward({&input, 1});
+  session.reset(0);
+  EXPECT_EQ(session.position(0), 0);
+  const Logits again = session.forward({&input, 1});
+  EXPECT_EQ(first.values, again.values);
+}
+
+}  // namespace
+}  // namespace gptoss
