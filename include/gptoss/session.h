@@ -14,7 +14,7 @@ namespace gptoss {
 struct SessionOptions {
   int max_sequences = 1;
   // Longest sequence (prompt + generated) a full-attention layer keeps; sliding layers keep
-  // only their window. Memory is reserved for it up front.
+  // only their window. Full-layer memory grows with use up to this limit.
   int context_length = 4096;
 };
 

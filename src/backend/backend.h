@@ -92,6 +92,7 @@ class Backend {
   virtual ModelWeights prepare_weights(const ModelWeights& host) = 0;
   virtual DeviceBuffer allocate(int64_t floats) = 0;
   virtual void copy_to_host(const float* device, int64_t floats, float* host) = 0;
+  virtual void copy_on_device(const float* from, int64_t floats, float* to) = 0;
 
   // Makes the layout's indices available to the kernels; the ops below refer to it.
   virtual void begin_batch(const BatchLayout& layout) = 0;

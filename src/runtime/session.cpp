@@ -1,5 +1,6 @@
 #include "gptoss/session.h"
 
+#include <algorithm>
 #include <set>
 
 #include "gptoss/error.h"
@@ -84,6 +85,9 @@ Logits Session::forward(std::span<const SequenceInput> inputs, HiddenStateObserv
   logits.rows = static_cast<int64_t>(layout.output_rows.size());
   logits.vocab = config.vocab_size;
   logits.values.resize(static_cast<size_t>(logits.rows * logits.vocab));
+  int64_t end_position = 0;
+  for (const auto& seq : layout.sequences) end_position = std::max(end_position, seq.start_position + seq.rows);
+  s.cache.reserve(end_position);
   if (layout.rows() > 0) s.forward.run(layout, s.cache, logits.values.data(), observer);
   for (const SequenceInput& in : inputs) s.positions[static_cast<size_t>(in.sequence)] += static_cast<int>(in.tokens.size());
   return logits;

@@ -101,6 +101,29 @@ TEST_F(IncrementalTest, BatchOfThreePromptsEqualsEachAlone) {
   }
 }
 
+TEST_F(IncrementalTest, FullLayerCacheGrowsPastItsInitialCapacity) {
+  std::vector<int32_t> tokens(600);
+  for (size_t i = 0; i < tokens.size(); ++i) tokens[i] = static_cast<int32_t>((i * 7919 + 13) % 200000);
+  const auto last_logits = [&](size_t n) {
+    Session session(*model_, {.max_sequences = 1, .context_length = static_cast<int>(n)});
+    const SequenceInput input{0, {tokens.data(), n}, LogitsWanted::last};
+    return session.forward({&input, 1});
+  };
+  // 250 at once, then single steps across the first doubling (256), then one chunk across the next.
+  Session session(*model_, {.max_sequences = 2, .context_length = 2000});
+  SequenceInput input{1, {tokens.data(), 250}, LogitsWanted::none};
+  session.forward({&input, 1});
+  Logits step;
+  for (size_t p = 250; p < 300; ++p) {
+    input = {1, {&tokens[p], 1}, LogitsWanted::last};
+    step = session.forward({&input, 1});
+  }
+  EXPECT_LE(test::relative_l2(step.row(0), last_logits(300).row(0), static_cast<size_t>(step.vocab)), 1e-5);
+  input = {1, {tokens.data() + 300, 300}, LogitsWanted::last};
+  const Logits end = session.forward({&input, 1});
+  EXPECT_LE(test::relative_l2(end.row(0), last_logits(600).row(0), static_cast<size_t>(end.vocab)), 1e-5);
+}
+
 TEST_F(IncrementalTest, ResetStartsTheSequenceOver) {
   const std::vector<int32_t> tokens = prompt("short");
   Session session(*model_, {.max_sequences = 1, .context_length = 8});

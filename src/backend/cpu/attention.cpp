@@ -19,8 +19,8 @@ void attention_rows(const float* q, const float* k, const float* v, const BatchL
     for (int64_t r = 0; r < layout.sequences[s].rows; ++r)
       sequence_of_row[static_cast<size_t>(layout.sequences[s].first_row + r)] = static_cast<int>(s);
 
-  thread_local std::vector<float> scores;
-  pool.parallel_for(layout.rows() * p.heads, 4, [&](int64_t begin, int64_t end, int) {
+  pool.parallel_for(layout.rows() * p.heads, 4, [&](int64_t begin, int64_t end, int thread) {
+    std::vector<float>& scores = pool.scratch(thread);
     for (int64_t item = begin; item < end; ++item) {
       const int64_t row = item / p.heads;
       const int h = static_cast<int>(item % p.heads);

@@ -15,6 +15,7 @@ class CpuBackend final : public Backend {
   ModelWeights prepare_weights(const ModelWeights& host) override { return host; }
   DeviceBuffer allocate(int64_t floats) override;
   void copy_to_host(const float* device, int64_t floats, float* host) override;
+  void copy_on_device(const float* from, int64_t floats, float* to) override { copy_to_host(from, floats, to); }
   void begin_batch(const BatchLayout& layout) override { layout_ = &layout; }
 
   void embed(const Matrix& table, Activations out) override;

@@ -15,8 +15,8 @@ void linear(const LinearArgs& a, ThreadPool& pool) {
   const Matrix& w = *a.w;
   const int64_t k = w.cols;
   const int64_t blocks = (w.rows + kRowBlock - 1) / kRowBlock;
-  thread_local std::vector<float> decoded;
-  pool.parallel_for(blocks, 1, [&](int64_t begin, int64_t end, int) {
+  pool.parallel_for(blocks, 1, [&](int64_t begin, int64_t end, int thread) {
+    std::vector<float>& decoded = pool.scratch(thread);
     decoded.resize(static_cast<size_t>(kRowBlock * k));
     for (int64_t b = begin; b < end; ++b) {
       const int64_t r0 = b * kRowBlock, r1 = std::min(w.rows, r0 + kRowBlock);

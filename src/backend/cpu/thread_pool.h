@@ -20,6 +20,9 @@ class ThreadPool {
 
   int size() const { return static_cast<int>(workers_.size()) + 1; }
 
+  // A buffer owned by thread `thread` of the pool, for use inside one parallel_for body.
+  std::vector<float>& scratch(int thread) { return scratch_[static_cast<size_t>(thread)]; }
+
   // Calls body(begin, end, thread) over [0, count) in chunks of `grain` indices, handed out
   // dynamically; thread is in [0, size()). Returns when all chunks are done. Not reentrant.
   void parallel_for(int64_t count, int64_t grain,
@@ -30,6 +33,7 @@ class ThreadPool {
   void run_chunks(int thread);
 
   std::vector<std::thread> workers_;
+  std::vector<std::vector<float>> scratch_;
   std::mutex mutex_;
   std::condition_variable wake_;
   std::condition_variable done_;

@@ -1,0 +1,37 @@
+#!/bin/sh
+# Builds and runs the whole test suite: a release build with warnings as errors, the same
+# tests under AddressSanitizer + UndefinedBehaviorSanitizer, and every libFuzzer target for
+# FUZZ_SECONDS (default 30) each. Tests that need a GPU are not part of it (see README).
+set -eu
+cd "$(dirname "$0")/.."
+./scripts/install-deps.sh
+jobs="$(nproc)"
+fuzz_seconds="${FUZZ_SECONDS:-30}"
+
+echo "== release build, warnings as errors"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DGPTOSS_WERROR=ON
+cmake --build build -j"$jobs"
+(cd build && ctest -j"$jobs" --output-on-failure)
+
+echo "== AddressSanitizer + UndefinedBehaviorSanitizer"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGPTOSS_WERROR=ON -DGPTOSS_SANITIZE=ON \
+  -DGPTOSS_BUILD_BENCH=OFF
+cmake --build build-asan -j"$jobs"
+(cd build-asan && ctest -j"$jobs" --output-on-failure)
+
+echo "== libFuzzer targets, ${fuzz_seconds}s each"
+CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGPTOSS_WERROR=ON -DGPTOSS_SANITIZE=ON \
+  -DGPTOSS_BUILD_FUZZ=ON -DGPTOSS_BUILD_TESTS=OFF -DGPTOSS_BUILD_BENCH=OFF
+cmake --build build-fuzz -j"$jobs"
+for fuzzer in build-fuzz/fuzz/fuzz_*; do
+  name="$(basename "$fuzzer" | sed 's/^fuzz_//')"
+  corpus="build-fuzz/corpus/$name"
+  mkdir -p "$corpus"
+  echo "-- $name"
+  if ! "$fuzzer" -max_total_time="$fuzz_seconds" "$corpus" "fuzz/corpus/$name" >"$corpus.log" 2>&1; then
+    cat "$corpus.log"
+    exit 1
+  fi
+  tail -n 1 "$corpus.log"
+done
+echo "== all tests passed"
