@@ -2,6 +2,7 @@
 // experts) for decode (1 row) and prefill (64 rows), and attention over a long cache.
 #include <benchmark/benchmark.h>
 
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -37,7 +38,9 @@ void run_linear(benchmark::State& state, const Matrix& m) {
     linear({x.data(), n, &m, 0, nullptr, y.data(), m.rows}, pool());
     benchmark::DoNotOptimize(y.data());
   }
-  const double weight_bytes = m.format == WeightFormat::mxfp4 ? m.rows * m.cols * (0.5 + 1.0 / 32) : m.rows * m.cols * 2.0;
+  double weight_bytes = m.rows * m.cols * 2.0;
+  if (m.format == WeightFormat::mxfp4) weight_bytes = m.rows * m.cols * (0.5 + 1.0 / 32);
+  if (m.format == WeightFormat::affine) weight_bytes = m.rows * m.cols * (m.bits / 8.0 + 4.0 / m.group_size);
   state.counters["weight_GB/s"] = benchmark::Counter(weight_bytes, benchmark::Counter::kIsIterationInvariantRate);
   state.counters["GFLOP/s"] =
       benchmark::Counter(2.0 * n * m.rows * m.cols / 1e9, benchmark::Counter::kIsIterationInvariantRate);
@@ -63,6 +66,34 @@ void BM_LinearMxfp4_Expert(benchmark::State& state) {  // one expert's gate_up: 
   run_linear(state, m);
 }
 BENCHMARK(BM_LinearMxfp4_Expert)->Arg(1)->Arg(64)->UseRealTime();
+
+void BM_LinearAffine5_Expert(benchmark::State& state) {  // MLX 5-bit gs32 gate_proj: 2880 → 2880
+  static const std::vector<uint8_t> codes = random_bytes(2880 * 2880 * 5 / 8, 0, 255);
+  static const std::vector<uint8_t> scales = random_bf16(2880 * 90), biases = random_bf16(2880 * 90);
+  Matrix m{.format = WeightFormat::affine, .rows = 2880, .cols = 2880, .bits = 5, .group_size = 32,
+           .scale_type = ScaleType::bf16};
+  m.weight = codes.data();
+  m.weight_row_stride = 2880 * 5 / 8;
+  m.scales = scales.data();
+  m.biases = biases.data();
+  m.scale_row_stride = 90 * 2;
+  run_linear(state, m);
+}
+BENCHMARK(BM_LinearAffine5_Expert)->Arg(1)->Arg(4)->Arg(64)->UseRealTime();
+
+// The machine's memory-copy bandwidth: the ceiling for streaming weights (bytes read).
+void BM_MemoryCopy(benchmark::State& state) {
+  const size_t bytes = size_t{1} << 30;
+  static std::vector<uint8_t> from(bytes, 1), to(bytes, 0);
+  for (auto _ : state) {
+    pool().parallel_for(64, 1, [&](int64_t b, int64_t e, int) {
+      std::memcpy(to.data() + b * (bytes / 64), from.data() + b * (bytes / 64), static_cast<size_t>(e - b) * (bytes / 64));
+    });
+    benchmark::DoNotOptimize(to.data());
+  }
+  state.counters["read_GB/s"] = benchmark::Counter(static_cast<double>(bytes), benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_MemoryCopy)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 void BM_AttentionDecode(benchmark::State& state) {  // one query row, 64 heads over a full cache
   const int64_t context = state.range(0), kv_width = 8 * 64;

@@ -24,6 +24,9 @@ class Checkpoint {
   TensorView tensor(const std::string& name) const;
   std::vector<std::string> names() const;  // sorted
   const std::vector<std::unique_ptr<SafetensorsFile>>& files() const { return files_; }
+  void drop_resident_pages() const {
+    for (const auto& f : files_) f->drop_resident_pages();
+  }
 
  private:
   std::filesystem::path dir_;

@@ -17,6 +17,9 @@ class MappedFile {
   const uint8_t* data() const { return data_; }
   size_t size() const { return size_; }
   const std::filesystem::path& path() const { return path_; }
+  // Drops this process's resident pages of the mapping (they stay in the page cache), so that
+  // streaming through a large file does not grow the resident set.
+  void drop_resident_pages() const;
 
  private:
   std::filesystem::path path_;

@@ -64,6 +64,7 @@ class SafetensorsFile {
   const SafetensorsHeader& header() const { return header_; }
   size_t size() const { return file_.size(); }
   TensorView view(const TensorRecord& record) const;
+  void drop_resident_pages() const { file_.drop_resident_pages(); }
 
  private:
   MappedFile file_;

@@ -3,6 +3,7 @@
 #include <cctype>
 
 #include "gptoss/error.h"
+#include "quant/affine.h"
 #include "quant/float_formats.h"
 
 namespace gptoss {
@@ -20,6 +21,11 @@ float load_float(DType dtype, const uint8_t* p) {
 
 WeightFormat dense_format(DType d) {
   return d == DType::F32 ? WeightFormat::f32 : d == DType::F16 ? WeightFormat::f16 : WeightFormat::bf16;
+}
+
+std::vector<int64_t> stacked(int64_t count, int64_t rows, int64_t cols) {
+  if (count == 1) return {rows, cols};
+  return {count, rows, cols};
 }
 
 std::string lower(std::string_view s) {
@@ -70,17 +76,87 @@ Vector CheckpointReader::strided_vector(const std::string& name, int64_t count, 
 }
 
 Matrix CheckpointReader::dense_matrix(const std::string& name, int64_t rows, int64_t cols) {
+  return dense_tensor(name, 1, rows, cols);
+}
+
+Matrix CheckpointReader::dense_stack(const std::string& path, int64_t count, int64_t rows, int64_t cols) {
+  return dense_tensor(path + ".weight", count, rows, cols);
+}
+
+Matrix CheckpointReader::dense_tensor(const std::string& name, int64_t count, int64_t rows, int64_t cols) {
   const TensorView t = checkpoint_.tensor(name);
   if (!is_float(t.dtype())) fail(t, "has dtype " + std::string(dtype_name(t.dtype())) + ", expected F32, F16 or BF16");
-  expect_shape(t, {rows, cols});
+  expect_shape(t, stacked(count, rows, cols));
   Matrix m;
   m.format = dense_format(t.dtype());
+  m.count = count;
   m.rows = rows;
   m.cols = cols;
   m.weight = t.data;
   m.weight_row_stride = cols * static_cast<int64_t>(dtype_size(t.dtype()));
   m.weight_matrix_stride = rows * m.weight_row_stride;
-  record({name, lower(dtype_name(t.dtype())), t.shape(), static_cast<uint64_t>(rows * cols), t.nbytes()}, {name});
+  record({name, lower(dtype_name(t.dtype())), t.shape(), static_cast<uint64_t>(count * rows * cols), t.nbytes()},
+         {name});
+  return m;
+}
+
+Matrix CheckpointReader::quantized_matrix(const std::string& path, int64_t count, int64_t rows, int64_t cols) {
+  const TensorView weight = checkpoint_.tensor(path + ".weight");
+  const TensorView scales = checkpoint_.tensor(path + ".scales");
+  const bool has_biases = checkpoint_.contains(path + ".biases");
+  if (weight.dtype() != DType::U32) fail(weight, "has dtype " + std::string(dtype_name(weight.dtype())) + ", expected U32 (packed)");
+  const size_t axes = count == 1 ? 2 : 3;
+  if (weight.shape().size() != axes || scales.shape().size() != axes)
+    fail(weight, "and its scales must have " + std::to_string(axes) + " axes, got " + shape_string(weight.shape()) +
+                     " and " + shape_string(scales.shape()));
+  const int64_t words = weight.shape().back(), groups = scales.shape().back();
+  if (words <= 0 || (words * 32) % cols != 0)
+    fail(weight, "holds " + std::to_string(words) + " words per row: no bit width packs " + std::to_string(cols) +
+                     " inputs into that (truncated?)");
+  if (groups <= 0 || cols % groups != 0)
+    fail(scales, "holds " + std::to_string(groups) + " groups per row: no group size divides " + std::to_string(cols));
+  Matrix m;
+  m.count = count;
+  m.rows = rows;
+  m.cols = cols;
+  m.bits = static_cast<int>(words * 32 / cols);
+  m.group_size = static_cast<int>(cols / groups);
+  expect_shape(weight, stacked(count, rows, words));
+  expect_shape(scales, stacked(count, rows, groups));
+  std::string format;
+  uint64_t bytes = weight.nbytes() + scales.nbytes();
+  if (has_biases) {
+    const TensorView biases = checkpoint_.tensor(path + ".biases");
+    if (!is_float(scales.dtype())) fail(scales, "has dtype " + std::string(dtype_name(scales.dtype())) + ", expected a float type for affine scales");
+    if (biases.dtype() != scales.dtype()) fail(biases, "has dtype " + std::string(dtype_name(biases.dtype())) + ", unlike its scales");
+    expect_shape(biases, stacked(count, rows, groups));
+    if (!affine_bits_supported(m.bits) || !affine_group_size_supported(m.group_size))
+      fail(weight, "would be " + std::to_string(m.bits) + "-bit with group size " + std::to_string(m.group_size) +
+                       ", which MLX affine quantization does not define");
+    m.format = WeightFormat::affine;
+    m.scale_type = scales.dtype() == DType::F32 ? ScaleType::f32 : scales.dtype() == DType::F16 ? ScaleType::f16 : ScaleType::bf16;
+    m.biases = biases.data;
+    bytes += biases.nbytes();
+    format = "affine " + std::to_string(m.bits) + "-bit, group " + std::to_string(m.group_size) + " (" +
+             lower(dtype_name(scales.dtype())) + " scales)";
+  } else {
+    if (scales.dtype() != DType::U8 && scales.dtype() != DType::F8_E8M0)
+      fail(scales, "has dtype " + std::string(dtype_name(scales.dtype())) + " and no biases: not an MLX mode gptoss reads");
+    if (m.bits != 4 || m.group_size != 32)
+      fail(weight, "has U8 scales and no biases (an fp mode) with " + std::to_string(m.bits) + " bits and group size " +
+                       std::to_string(m.group_size) + ": only mxfp4 (4 bits, group 32) is supported");
+    m.format = WeightFormat::mxfp4;
+    m.scale_type = ScaleType::e8m0;
+    format = "mxfp4 (e2m1 + e8m0 scale per 32)";
+  }
+  m.weight = weight.data;
+  m.weight_row_stride = words * 4;
+  m.weight_matrix_stride = rows * m.weight_row_stride;
+  m.scales = scales.data;
+  m.scale_row_stride = groups * static_cast<int64_t>(dtype_size(scales.dtype()));
+  m.scale_matrix_stride = rows * m.scale_row_stride;
+  record({path, format, stacked(count, rows, cols), static_cast<uint64_t>(count * rows * cols), bytes},
+         {path + ".weight", path + ".scales", path + ".biases"});
   return m;
 }
 

@@ -15,6 +15,7 @@ namespace gptoss {
 class CheckpointReader {
  public:
   CheckpointReader(const Checkpoint& checkpoint, VectorStore& vectors);
+  const Checkpoint& checkpoint() const { return checkpoint_; }
 
   bool contains(const std::string& name) const { return checkpoint_.contains(name); }
   const TensorView tensor(const std::string& name) const { return checkpoint_.tensor(name); }
@@ -26,6 +27,14 @@ class CheckpointReader {
   Vector strided_vector(const std::string& name, int64_t count, int64_t size, int64_t first, int64_t step);
   // A dense [rows, cols] matrix (F32, F16 or BF16), viewed in place.
   Matrix dense_matrix(const std::string& name, int64_t rows, int64_t cols);
+  // An MLX-quantized module: `<path>.weight` U32 [count?, rows, cols·bits/32] plus
+  // `<path>.scales` [count?, rows, cols/group] and, for mode affine, `<path>.biases` like the
+  // scales (float scales; mode mxfp4: U8 E8M0 scales and no biases). Bits, group size and mode
+  // are derived from these shapes and dtypes. The count axis is absent when count is 1.
+  Matrix quantized_matrix(const std::string& path, int64_t count, int64_t rows, int64_t cols);
+  // A dense float module weight `<path>.weight` [count?, rows, cols].
+  Matrix dense_stack(const std::string& path, int64_t count, int64_t rows, int64_t cols);
+
   // An MXFP4 expert stack from `<prefix>_blocks` [count, rows, cols/32, 16] and
   // `<prefix>_scales` [count, rows, cols/32] (U8 or F8_E8M0).
   Matrix mxfp4_stack(const std::string& prefix, int64_t count, int64_t rows, int64_t cols);
@@ -37,6 +46,8 @@ class CheckpointReader {
   ModelDescription description() const;  // everything recorded, plus the tensors left unread
 
  private:
+  Matrix dense_tensor(const std::string& name, int64_t count, int64_t rows, int64_t cols);
+
   const Checkpoint& checkpoint_;
   VectorStore& vectors_;
   std::vector<TensorDescription> described_;

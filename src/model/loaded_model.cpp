@@ -1,19 +1,36 @@
 #include "model/loaded_model.h"
 
+#include <fstream>
+#include <sstream>
+
 #include "gptoss/error.h"
 #include "model/checkpoint_reader.h"
-#include "model/hf_layout.h"
+#include "model/checkpoint_layout.h"
 
 namespace gptoss {
 
-LoadedModel::LoadedModel(const std::filesystem::path& dir, const LoadOptions& options)
-    : dir_(dir), config_(load_config(dir / "config.json")), checkpoint_(std::make_unique<Checkpoint>(dir)) {
+namespace {
+
+std::string read_text(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  if (!in) throw Error(path.string() + ": cannot open");
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+}  // namespace
+
+LoadedModel::LoadedModel(const std::filesystem::path& dir, const LoadOptions& options) : dir_(dir) {
+  const std::filesystem::path config_path = dir / "config.json";
+  const std::string config_text = read_text(config_path);
+  config_ = parse_config(config_text, config_path.string());
+  checkpoint_ = std::make_unique<Checkpoint>(dir);
   CheckpointReader reader(*checkpoint_, vectors_);
-  if (!is_hf_layout(*checkpoint_))
-    throw Error(dir.string() + ": unrecognised checkpoint layout (no 'model.layers.0.mlp.experts.gate_up_proj_blocks')");
-  host_weights_ = read_hf_weights(reader, config_);
+  const auto layout = detect_layout(*checkpoint_, config_text, config_path.string());
+  host_weights_ = read_gpt_oss_weights(reader, config_, *layout);
   description_ = reader.description();
-  description_.checkpoint_format = "Hugging Face (bf16 + MXFP4 experts)";
+  description_.checkpoint_format = layout->description();
   backend_ = make_backend(options.backend, options.threads);
   device_weights_ = backend_->prepare_weights(host_weights_);
 }

@@ -57,4 +57,8 @@ inline uint16_t f32_to_f16(float value) {
   return static_cast<uint16_t>(sign | ((rounded - (112u << 23)) >> 13));
 }
 
+// A float rounded to the nearest representable bfloat16 / half value (as MLX stores them).
+inline float round_to_bf16(float value) { return bf16_to_f32(f32_to_bf16(value)); }
+inline float round_to_f16(float value) { return f16_to_f32(f32_to_f16(value)); }
+
 }  // namespace gptoss

@@ -1,7 +1,9 @@
 #include "quant/matrix.h"
 
+#include <cmath>
 #include <stdexcept>
 
+#include "quant/affine.h"
 #include "quant/float_formats.h"
 #include "quant/mxfp4.h"
 
@@ -29,6 +31,28 @@ Matrix Matrix::strided_rows(int64_t first_row, int64_t step) const {
   return m;
 }
 
+float load_scale(ScaleType type, const uint8_t* base, int64_t index) {
+  switch (type) {
+    case ScaleType::f32: return load_le<float>(base + 4 * index);
+    case ScaleType::f16: return f16_to_f32(load_le<uint16_t>(base + 2 * index));
+    case ScaleType::bf16: return bf16_to_f32(load_le<uint16_t>(base + 2 * index));
+    case ScaleType::e8m0: return e8m0_to_f32(base[index]);
+    case ScaleType::none: break;
+  }
+  throw std::logic_error("load_scale: matrix has no scales");
+}
+
+int64_t packed_row_bytes(WeightFormat format, int64_t cols, int bits) {
+  switch (format) {
+    case WeightFormat::f32: return cols * 4;
+    case WeightFormat::f16:
+    case WeightFormat::bf16: return cols * 2;
+    case WeightFormat::mxfp4: return cols / 2;
+    case WeightFormat::affine: return cols * bits / 8;
+  }
+  return 0;
+}
+
 void dequantize_row(const Matrix& m, int64_t matrix, int64_t row, float* out) {
   const uint8_t* w = m.weight_row(matrix, row);
   switch (m.format) {
@@ -44,10 +68,17 @@ void dequantize_row(const Matrix& m, int64_t matrix, int64_t row, float* out) {
     case WeightFormat::mxfp4:
       mxfp4_dequantize_row(w, m.scale_row(matrix, row), m.cols, out);
       return;
-    case WeightFormat::affine:
-      break;
+    case WeightFormat::affine: {
+      const uint8_t* scales = m.scale_row(matrix, row);
+      const uint8_t* biases = m.bias_row(matrix, row);
+      for (int64_t g = 0; g < m.cols / m.group_size; ++g) {
+        const float scale = load_scale(m.scale_type, scales, g), bias = load_scale(m.scale_type, biases, g);
+        for (int64_t k = g * m.group_size; k < (g + 1) * m.group_size; ++k)
+          out[k] = std::fma(scale, static_cast<float>(affine_code(w, k, m.bits)), bias);
+      }
+      return;
+    }
   }
-  throw std::logic_error("dequantize_row: format not supported yet");
 }
 
 }  // namespace gptoss

@@ -57,7 +57,14 @@ struct Vector {
   int64_t size = 0;
 };
 
-// Reference decode of one row of matrix `matrix` into cols floats: exact for every format.
+// A scale or bias value of an affine matrix (stored as f32, f16 or bf16).
+float load_scale(ScaleType type, const uint8_t* base, int64_t index);
+
+// Bytes of one packed row of `cols` weights in this format (codes only, no scales).
+int64_t packed_row_bytes(WeightFormat format, int64_t cols, int bits);
+
+// Reference decode of one row of matrix `matrix` into cols floats: exact for every format
+// (affine: scale·q + bias in float32).
 void dequantize_row(const Matrix& m, int64_t matrix, int64_t row, float* out);
 
 }  // namespace gptoss

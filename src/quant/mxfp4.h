@@ -17,4 +17,11 @@ inline float e8m0_to_f32(uint8_t s) { return s == 255 ? NAN : std::ldexp(1.0f, s
 // low nibble and 2j+1 in its high nibble; block g uses scales[g].
 void mxfp4_dequantize_row(const uint8_t* codes, const uint8_t* scales, int64_t cols, float* out);
 
+// MLX's mxfp4 quantizer (mode "mxfp4", group 32), as its CPU kernel computes it: per group
+// the exponent e = rint(T(log2(T(max|w| / 6)))) (0 for an all-zero group), stored as the E8M0
+// byte e + 127; each element gets the E2M1 code nearest to T(w / 2^e), ties going to the first
+// table entry (the smaller magnitude, +0 before −0), values beyond ±6 saturating. T is the
+// model's float type: `to_storage` rounds a float to it. Writes n/2 packed bytes, n/32 scales.
+void mxfp4_quantize_mlx(const float* w, int64_t n, float (*to_storage)(float), uint8_t* packed, uint8_t* scales);
+
 }  // namespace gptoss

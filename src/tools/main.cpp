@@ -9,8 +9,11 @@ int main(int argc, char** argv) {
   CLI::App app{"gptoss: run OpenAI gpt-oss models (Hugging Face and MLX checkpoints) on Linux"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "gptoss 0.1.0");
+  gptoss::tools::add_bench_command(app);
+  gptoss::tools::add_convert_command(app);
   gptoss::tools::add_info_command(app);
   gptoss::tools::add_logits_command(app);
+  gptoss::tools::add_synth_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -13,21 +13,8 @@ namespace {
 namespace fs = std::filesystem;
 using test::run_cli;
 
-std::string quoted(const fs::path& p) {
-  std::string s = "'";
-  s += p.string();
-  s += "'";
-  return s;
-}
-
-// The error is one line "gptoss: error: …" that contains every needle; the exit status is 1.
-void expect_one_line_error(const test::CommandResult& r, std::initializer_list<std::string> needles) {
-  EXPECT_EQ(r.exit_code, 1) << r.err;
-  EXPECT_EQ(r.err.rfind("gptoss: error: ", 0), 0u) << r.err;
-  ASSERT_FALSE(r.err.empty());
-  EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << "not one line: " << r.err;
-  for (const auto& n : needles) EXPECT_NE(r.err.find(n), std::string::npos) << "missing '" << n << "' in " << r.err;
-}
+using test::expect_one_line_error;
+using test::quoted;
 
 const char* kShortPrompt = "976,4853,19705,68347";  // "The quick brown fox"
 

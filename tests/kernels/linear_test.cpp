@@ -1,5 +1,7 @@
-// The CPU linear kernel against the double-precision reference, for every dense format and
-// MXFP4 (including the strided gate/up views), on random data.
+// Every CPU kernel set this machine supports (scalar, AVX2, AVX-512), for every weight format
+// — dense f32/f16/bf16, MXFP4, MLX affine of every width, group size and scale type — against
+// the double-precision reference, on random data, for decode (fused) and prefill (blocked)
+// input counts.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -13,36 +15,47 @@ namespace gptoss {
 namespace {
 
 struct OwnedMatrix {
-  std::vector<uint8_t> weight, scales;
+  std::vector<uint8_t> weight, scales, biases;
   Matrix m;
 };
 
-OwnedMatrix dense(WeightFormat format, int64_t count, int64_t rows, int64_t cols, uint32_t seed) {
-  OwnedMatrix o;
-  const size_t item = format == WeightFormat::f32 ? 4 : 2;
-  const auto values = test::random_floats(static_cast<size_t>(count * rows * cols), seed, 0.5f);
-  o.weight.resize(values.size() * item);
+std::vector<uint8_t> random_bytes(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<uint8_t> v(n);
+  for (auto& b : v) b = static_cast<uint8_t>(rng());
+  return v;
+}
+
+// Float values stored as `type` (f32, f16 or bf16) bytes.
+std::vector<uint8_t> stored(const std::vector<float>& values, ScaleType type) {
+  std::vector<uint8_t> out(values.size() * (type == ScaleType::f32 ? 4 : 2));
   for (size_t i = 0; i < values.size(); ++i) {
-    if (format == WeightFormat::f32) std::memcpy(&o.weight[4 * i], &values[i], 4);
-    else {
-      const uint16_t h = format == WeightFormat::bf16 ? f32_to_bf16(values[i]) : f32_to_f16(values[i]);
-      std::memcpy(&o.weight[2 * i], &h, 2);
+    if (type == ScaleType::f32) {
+      std::memcpy(&out[4 * i], &values[i], 4);
+      continue;
     }
+    const uint16_t h = type == ScaleType::bf16 ? f32_to_bf16(values[i]) : f32_to_f16(values[i]);
+    std::memcpy(&out[2 * i], &h, 2);
   }
+  return out;
+}
+
+OwnedMatrix dense(WeightFormat format, int64_t count, int64_t rows, int64_t cols, uint32_t seed) {
+  const ScaleType as = format == WeightFormat::f32 ? ScaleType::f32 : format == WeightFormat::f16 ? ScaleType::f16 : ScaleType::bf16;
+  OwnedMatrix o;
+  o.weight = stored(test::random_floats(static_cast<size_t>(count * rows * cols), seed, 0.5f), as);
   o.m = Matrix{.format = format, .count = count, .rows = rows, .cols = cols};
   o.m.weight = o.weight.data();
-  o.m.weight_row_stride = cols * static_cast<int64_t>(item);
+  o.m.weight_row_stride = cols * static_cast<int64_t>(as == ScaleType::f32 ? 4 : 2);
   o.m.weight_matrix_stride = rows * o.m.weight_row_stride;
   return o;
 }
 
 OwnedMatrix mxfp4(int64_t count, int64_t rows, int64_t cols, uint32_t seed) {
   OwnedMatrix o;
-  std::mt19937 rng(seed);
-  o.weight.resize(static_cast<size_t>(count * rows * cols / 2));
-  o.scales.resize(static_cast<size_t>(count * rows * cols / 32));
-  for (auto& b : o.weight) b = static_cast<uint8_t>(rng());
-  for (auto& s : o.scales) s = static_cast<uint8_t>(120 + rng() % 10);
+  o.weight = random_bytes(static_cast<size_t>(count * rows * cols / 2), seed);
+  o.scales = random_bytes(static_cast<size_t>(count * rows * cols / 32), seed + 1);
+  for (auto& s : o.scales) s = static_cast<uint8_t>(120 + s % 10);
   o.m = Matrix{.format = WeightFormat::mxfp4, .count = count, .rows = rows, .cols = cols, .group_size = 32,
                .scale_type = ScaleType::e8m0};
   o.m.weight = o.weight.data();
@@ -54,33 +67,76 @@ OwnedMatrix mxfp4(int64_t count, int64_t rows, int64_t cols, uint32_t seed) {
   return o;
 }
 
-void expect_matches_reference(const Matrix& m, int64_t n, int64_t matrix, bool with_bias) {
-  const auto x = test::random_floats(static_cast<size_t>(n * m.cols), 7);
-  const auto bias = test::random_floats(static_cast<size_t>(m.rows), 8);
-  std::vector<float> fast(static_cast<size_t>(n * m.rows)), slow(fast.size());
+OwnedMatrix affine(int bits, int group, ScaleType type, int64_t count, int64_t rows, int64_t cols, uint32_t seed) {
+  OwnedMatrix o;
+  const int64_t groups = count * rows * cols / group;
+  o.weight = random_bytes(static_cast<size_t>(count * rows * cols * bits / 8), seed);
+  o.scales = stored(test::random_floats(static_cast<size_t>(groups), seed + 1, 0.01f), type);
+  o.biases = stored(test::random_floats(static_cast<size_t>(groups), seed + 2, 0.1f), type);
+  o.m = Matrix{.format = WeightFormat::affine, .count = count, .rows = rows, .cols = cols, .bits = bits,
+               .group_size = group, .scale_type = type};
+  const int64_t scale_size = type == ScaleType::f32 ? 4 : 2;
+  o.m.weight = o.weight.data();
+  o.m.weight_row_stride = cols * bits / 8;
+  o.m.weight_matrix_stride = rows * o.m.weight_row_stride;
+  o.m.scales = o.scales.data();
+  o.m.biases = o.biases.data();
+  o.m.scale_row_stride = cols / group * scale_size;
+  o.m.scale_matrix_stride = rows * o.m.scale_row_stride;
+  return o;
+}
+
+std::vector<const CpuKernels*> kernel_sets() {
+  std::vector<const CpuKernels*> sets = {&scalar_kernels()};
+  if (avx2_kernels() != nullptr) sets.push_back(avx2_kernels());
+  if (avx512_kernels() != nullptr) sets.push_back(avx512_kernels());
+  return sets;
+}
+
+void expect_matches_reference(const Matrix& m, int64_t matrix, const std::string& what) {
   ThreadPool pool(2);
-  const LinearArgs args{x.data(), n, &m, matrix, with_bias ? bias.data() : nullptr, fast.data(), m.rows};
-  linear(args, pool);
-  LinearArgs ref = args;
-  ref.y = slow.data();
-  linear_reference(ref);
-  for (size_t i = 0; i < fast.size(); ++i) {
-    EXPECT_NEAR(fast[i], slow[i], 1e-5 * (1 + std::abs(slow[i]))) << "element " << i;
-    if (::testing::Test::HasFailure()) return;
+  const auto bias = test::random_floats(static_cast<size_t>(m.rows), 8);
+  for (int64_t n : {1, 2, 3, 4, 5, 9}) {
+    const auto x = test::random_floats(static_cast<size_t>(n * m.cols), 7 + static_cast<uint32_t>(n));
+    std::vector<float> expected(static_cast<size_t>(n * m.rows));
+    linear_reference({x.data(), n, &m, matrix, bias.data(), expected.data(), m.rows});
+    double scale = 0;
+    for (float v : expected) scale = std::max(scale, double(std::abs(v)));
+    for (const CpuKernels* k : kernel_sets()) {
+      std::vector<float> y(expected.size(), NAN);
+      linear({x.data(), n, &m, matrix, bias.data(), y.data(), m.rows}, pool, *k);
+      double worst = 0;
+      for (size_t i = 0; i < y.size(); ++i) worst = std::max(worst, std::abs(double(y[i]) - expected[i]));
+      EXPECT_LE(worst, 1e-5 * scale) << what << ", kernels " << k->name << ", " << n << " inputs";
+    }
   }
 }
 
-TEST(Linear, DenseFormatsMatchReference) {
-  for (WeightFormat f : {WeightFormat::f32, WeightFormat::f16, WeightFormat::bf16})
-    for (int64_t n : {1, 3, 17}) {
-      const OwnedMatrix o = dense(f, 1, 45, 96, 1);
-      expect_matches_reference(o.m, n, 0, n != 3);
-    }
+TEST(Linear, KernelSetsAvailable) {
+  for (const CpuKernels* k : kernel_sets()) std::printf("kernel set: %s\n", k->name);
+  EXPECT_STREQ(best_cpu_kernels().name, kernel_sets().back()->name);
 }
 
-TEST(Linear, Mxfp4StackMatchesReference) {
+TEST(Linear, DenseFormatsMatchReference) {
+  for (WeightFormat f : {WeightFormat::f32, WeightFormat::f16, WeightFormat::bf16}) {
+    const OwnedMatrix o = dense(f, 2, 45, 96, 1);
+    expect_matches_reference(o.m, 1, format_name(f));
+  }
+}
+
+TEST(Linear, Mxfp4MatchesReference) {
   const OwnedMatrix o = mxfp4(3, 40, 128, 2);
-  for (int64_t e : {0, 2}) expect_matches_reference(o.m, 5, e, true);
+  for (int64_t e : {0, 2}) expect_matches_reference(o.m, e, "mxfp4");
+}
+
+TEST(Linear, AffineEveryWidthGroupAndScaleTypeMatchesReference) {
+  uint32_t seed = 10;
+  for (int bits : {2, 3, 4, 5, 6, 8})
+    for (int group : {32, 64, 128})
+      for (ScaleType type : {ScaleType::bf16, ScaleType::f16, ScaleType::f32}) {
+        const OwnedMatrix o = affine(bits, group, type, 2, 19, 256, seed++);
+        expect_matches_reference(o.m, 1, "affine " + std::to_string(bits) + "-bit group " + std::to_string(group));
+      }
 }
 
 TEST(Linear, InterleavedRowViewsSelectEvenAndOddRows) {
@@ -96,7 +152,23 @@ TEST(Linear, InterleavedRowViewsSelectEvenAndOddRows) {
     dequantize_row(o.m, 1, 2 * r + 1, b.data());
     EXPECT_EQ(a, b);
   }
-  expect_matches_reference(odd, 4, 1, false);
+  expect_matches_reference(odd, 1, "odd rows");
+}
+
+TEST(Linear, UnalignedWeightsAreRead) {
+  OwnedMatrix o = affine(5, 32, ScaleType::bf16, 1, 9, 64, 4);
+  std::vector<uint8_t> shifted(o.weight.size() + 1), shifted_scales(o.scales.size() + 1);
+  std::memcpy(shifted.data() + 1, o.weight.data(), o.weight.size());
+  std::memcpy(shifted_scales.data() + 1, o.scales.data(), o.scales.size());
+  Matrix m = o.m;
+  m.weight = shifted.data() + 1;
+  m.scales = shifted_scales.data() + 1;
+  expect_matches_reference(m, 0, "unaligned affine");
+  OwnedMatrix d = dense(WeightFormat::bf16, 1, 9, 32, 5);
+  std::vector<uint8_t> shifted_dense(d.weight.size() + 1);
+  std::memcpy(shifted_dense.data() + 1, d.weight.data(), d.weight.size());
+  d.m.weight = shifted_dense.data() + 1;
+  expect_matches_reference(d.m, 0, "unaligned bf16");
 }
 
 TEST(Mxfp4, DecodesNibblesAndScales) {
@@ -115,15 +187,6 @@ TEST(Mxfp4, DecodesNibblesAndScales) {
   EXPECT_TRUE(std::isnan(e8m0_to_f32(255)));
   EXPECT_EQ(e8m0_to_f32(127), 1.f);
   EXPECT_EQ(e8m0_to_f32(0), std::ldexp(1.f, -127));
-}
-
-TEST(Linear, UnalignedWeightsAreRead) {
-  OwnedMatrix o = dense(WeightFormat::bf16, 1, 9, 32, 4);
-  std::vector<uint8_t> shifted(o.weight.size() + 1);
-  std::memcpy(shifted.data() + 1, o.weight.data(), o.weight.size());
-  Matrix m = o.m;
-  m.weight = shifted.data() + 1;
-  expect_matches_reference(m, 2, 0, true);
 }
 
 }  // namespace

@@ -22,11 +22,16 @@ std::map<std::string, HostTensor> read_all_tensors(const std::filesystem::path& 
   for (const auto& record : f.header().tensors) {
     const TensorView view = f.view(record);
     HostTensor t;
+    t.dtype = record.dtype;
     t.shape = record.shape;
+    t.bytes.assign(view.data, view.data + view.nbytes());
     const auto n = static_cast<size_t>(view.numel());
-    if (record.dtype == DType::F32) {
+    if (record.dtype == DType::F32 || record.dtype == DType::F16 || record.dtype == DType::BF16) {
       t.f32.resize(n);
-      for (size_t i = 0; i < n; ++i) t.f32[i] = load_le<float>(view.data + 4 * i);
+      for (size_t i = 0; i < n; ++i)
+        t.f32[i] = record.dtype == DType::F32   ? load_le<float>(view.data + 4 * i)
+                   : record.dtype == DType::F16 ? f16_to_f32(load_le<uint16_t>(view.data + 2 * i))
+                                                : bf16_to_f32(load_le<uint16_t>(view.data + 2 * i));
     } else if (record.dtype == DType::I32) {
       t.i32.resize(n);
       for (size_t i = 0; i < n; ++i) t.i32[i] = load_le<int32_t>(view.data + 4 * i);
@@ -80,6 +85,21 @@ std::string slurp(const std::filesystem::path& p) {
 }
 }  // namespace
 
+std::string quoted(const std::filesystem::path& path) {
+  std::string s = "'";
+  s += path.string();
+  s += "'";
+  return s;
+}
+
+void expect_one_line_error(const CommandResult& r, std::initializer_list<std::string> needles) {
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_EQ(r.err.rfind("gptoss: error: ", 0), 0u) << r.err;
+  ASSERT_FALSE(r.err.empty());
+  EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << "not one line: " << r.err;
+  for (const auto& n : needles) EXPECT_NE(r.err.find(n), std::string::npos) << "missing '" << n << "' in " << r.err;
+}
+
 CommandResult run_cli(const std::string& args) {
   TempDir tmp;
   const std::string cmd = std::string(GPTOSS_CLI) + " " + args + " >" + (tmp / "out").string() + " 2>" +
@@ -122,6 +142,19 @@ void edit_safetensors_header(const std::filesystem::path& file, const std::funct
   nlohmann::json header = nlohmann::json::parse(bytes.substr(8, n));
   edit(header);
   write_file(file, safetensors_bytes(header.dump(), bytes.substr(8 + n)));
+}
+
+void reshape_tensor(const std::filesystem::path& file, const std::string& tensor, const std::vector<int64_t>& shape) {
+  edit_safetensors_header(file, [&](nlohmann::json& header) {
+    auto& entry = header.at(tensor);
+    const auto dtype = dtype_from_name(entry.at("dtype").get<std::string>());
+    uint64_t bytes = dtype_size(*dtype);
+    for (int64_t d : shape) bytes *= static_cast<uint64_t>(d);
+    const uint64_t begin = entry.at("data_offsets")[0];
+    if (begin + bytes > entry.at("data_offsets")[1].get<uint64_t>()) throw std::runtime_error("reshape_tensor grows " + tensor);
+    entry["shape"] = shape;
+    entry["data_offsets"][1] = begin + bytes;
+  });
 }
 
 std::filesystem::path shard_with(const std::filesystem::path& dir, const std::string& tensor) {

@@ -16,11 +16,13 @@ namespace gptoss::test {
 std::filesystem::path tiny_model_dir();
 std::filesystem::path test_data_dir();
 
-// A float32/int32 tensor from a safetensors file, copied out (the mapping may be unaligned).
+// Every tensor of a safetensors file, copied out (the mapping may be unaligned).
 struct HostTensor {
+  DType dtype = DType::U8;
   std::vector<int64_t> shape;
-  std::vector<float> f32;
-  std::vector<int32_t> i32;
+  std::vector<uint8_t> bytes;  // as stored
+  std::vector<float> f32;      // F32, F16 and BF16 tensors, widened
+  std::vector<int32_t> i32;    // I32 tensors
 };
 std::map<std::string, HostTensor> read_all_tensors(const std::filesystem::path& file);
 
@@ -51,6 +53,10 @@ struct CommandResult {
 };
 // Runs the gptoss program with `args` (shell-quoted by the caller when needed).
 CommandResult run_cli(const std::string& args);
+// `path` in single quotes, for run_cli.
+std::string quoted(const std::filesystem::path& path);
+// The error is one line "gptoss: error: …" containing every needle; the exit status is 1.
+void expect_one_line_error(const CommandResult& result, std::initializer_list<std::string> needles);
 
 }  // namespace gptoss::test
 
@@ -66,6 +72,9 @@ std::string read_file(const std::filesystem::path& path);
 
 // Rewrites a safetensors file's header through `edit`, keeping its data area byte for byte.
 void edit_safetensors_header(const std::filesystem::path& file, const std::function<void(nlohmann::json&)>& edit);
+
+// Gives `tensor` a new shape (no more bytes than it had) by rewriting the file's header.
+void reshape_tensor(const std::filesystem::path& file, const std::string& tensor, const std::vector<int64_t>& shape);
 
 // The shard of the tiny model (copied to `dir`) holding `tensor`.
 std::filesystem::path shard_with(const std::filesystem::path& dir, const std::string& tensor);

@@ -3,30 +3,49 @@
 #include <algorithm>
 #include <vector>
 
-#include "backend/cpu/vector_math.h"
 
 namespace gptoss {
 
 namespace {
-constexpr int64_t kRowBlock = 8;  // weight rows decoded together, reused across the inputs
+
+// Prefill blocking: weight rows dequantized together (their float32 copy stays in L2) and the
+// inputs multiplied with them at a time.
+constexpr int64_t kDequantizedRows = 16;
+constexpr int64_t kInputBlock = 64;
+
+void add_bias(const LinearArgs& a, int64_t r0, int64_t r1) {
+  if (a.bias == nullptr) return;
+  for (int64_t i = 0; i < a.n; ++i)
+    for (int64_t r = r0; r < r1; ++r) a.y[i * a.y_stride + r] += a.bias[r];
 }
 
-void linear(const LinearArgs& a, ThreadPool& pool) {
-  const Matrix& w = *a.w;
-  const int64_t k = w.cols;
-  const int64_t blocks = (w.rows + kRowBlock - 1) / kRowBlock;
-  pool.parallel_for(blocks, 1, [&](int64_t begin, int64_t end, int thread) {
-    std::vector<float>& decoded = pool.scratch(thread);
-    decoded.resize(static_cast<size_t>(kRowBlock * k));
-    for (int64_t b = begin; b < end; ++b) {
-      const int64_t r0 = b * kRowBlock, r1 = std::min(w.rows, r0 + kRowBlock);
-      for (int64_t r = r0; r < r1; ++r) dequantize_row(w, a.matrix, r, decoded.data() + (r - r0) * k);
-      for (int64_t i = 0; i < a.n; ++i) {
-        const float* xi = a.x + i * k;
-        float* yi = a.y + i * a.y_stride;
-        for (int64_t r = r0; r < r1; ++r)
-          yi[r] = dot(xi, decoded.data() + (r - r0) * k, k) + (a.bias ? a.bias[r] : 0.f);
-      }
+}  // namespace
+
+void linear(const LinearArgs& a, ThreadPool& pool, const CpuKernels& kernels) {
+  const MatrixSlice w = slice(*a.w, a.matrix);
+  const int64_t rows = a.w->rows, cols = a.w->cols;
+  if (a.n <= kMaxFusedInputs) {
+    // Decode: stream each weight row once, straight from its packed form.
+    const FusedRowsKernel fused = kernels.fused(w);
+    const int64_t grain = std::max<int64_t>(16, rows / (8 * pool.size()));
+    pool.parallel_for(rows, grain, [&](int64_t r0, int64_t r1, int) {
+      fused(w, a.x, static_cast<int>(a.n), a.y, a.y_stride, r0, r1);
+      add_bias(a, r0, r1);
+    });
+    return;
+  }
+  const DequantizeRowsKernel dequantize = kernels.dequantize(w);
+  const int64_t blocks = (rows + kDequantizedRows - 1) / kDequantizedRows;
+  pool.parallel_for(blocks, 1, [&](int64_t b0, int64_t b1, int thread) {
+    std::vector<float>& rows_f32 = pool.scratch(thread);
+    rows_f32.resize(static_cast<size_t>(kDequantizedRows * cols));
+    for (int64_t b = b0; b < b1; ++b) {
+      const int64_t r0 = b * kDequantizedRows, r1 = std::min(rows, r0 + kDequantizedRows);
+      dequantize(w, r0, r1, rows_f32.data());
+      for (int64_t i = 0; i < a.n; i += kInputBlock)
+        kernels.dot_products(a.x + i * cols, std::min(kInputBlock, a.n - i), rows_f32.data(), r1 - r0, cols,
+                             a.y + i * a.y_stride + r0, a.y_stride);
+      add_bias(a, r0, r1);
     }
   });
 }

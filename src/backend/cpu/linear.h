@@ -3,6 +3,7 @@
 
 #include <cstdint>
 
+#include "backend/cpu/kernels.h"
 #include "backend/cpu/thread_pool.h"
 #include "quant/matrix.h"
 
@@ -18,9 +19,10 @@ struct LinearArgs {
   int64_t y_stride = 0;
 };
 
-// Splits the output rows between the pool's threads. Each thread decodes blocks of weight
-// rows once and reuses them for all n inputs.
-void linear(const LinearArgs& args, ThreadPool& pool);
+// Splits the output rows between the pool's threads. Up to kMaxFusedInputs inputs, packed
+// weight rows are streamed once through the fused kernel; longer inputs (prefill) multiply
+// blocks of rows dequantized to float32.
+void linear(const LinearArgs& args, ThreadPool& pool, const CpuKernels& kernels = best_cpu_kernels());
 
 // The reference: every weight decoded by dequantize_row, dot products in double.
 void linear_reference(const LinearArgs& args);

@@ -1,0 +1,56 @@
+// The CPU matrix kernels, one set per instruction set, chosen at run time.
+//
+// Every format is decoded in chunks of 32 weights (all group sizes are multiples of 32), so
+// each set provides, per format, one kernel that streams packed weight rows once and
+// multiplies them with up to kMaxFusedInputs input rows (decode), and one that dequantizes rows
+// to float32 for the blocked float32 product used for longer inputs (prefill).
+#pragma once
+
+#include <cstdint>
+
+#include "quant/matrix.h"
+
+namespace gptoss {
+
+inline constexpr int kMaxFusedInputs = 4;
+
+// One matrix of a stack, as plain pointers and strides (kernels see no Matrix methods).
+struct MatrixSlice {
+  WeightFormat format = WeightFormat::f32;
+  ScaleType scale_type = ScaleType::none;
+  int bits = 0;
+  int group_size = 0;
+  int64_t cols = 0;
+  const uint8_t* weight = nullptr;  // row 0 of this matrix
+  int64_t weight_row_stride = 0;
+  const uint8_t* scales = nullptr;
+  const uint8_t* biases = nullptr;
+  int64_t scale_row_stride = 0;
+};
+
+MatrixSlice slice(const Matrix& m, int64_t matrix);
+
+// y[i·y_stride + r] = Σ_k x[i·cols + k] · w[r, k] for i < n ≤ kMaxFusedInputs, r in [r0, r1).
+using FusedRowsKernel = void (*)(const MatrixSlice& w, const float* x, int n, float* y, int64_t y_stride,
+                                 int64_t r0, int64_t r1);
+// out[(r − r0)·cols + k] = w[r, k] for r in [r0, r1).
+using DequantizeRowsKernel = void (*)(const MatrixSlice& w, int64_t r0, int64_t r1, float* out);
+// y[i·y_stride + r] = Σ_k x[i·k_stride + k] · w[r·k_stride + k] for i < n, r < m (float32 both).
+using DotProductsKernel = void (*)(const float* x, int64_t n, const float* w, int64_t m, int64_t k, float* y,
+                                   int64_t y_stride);
+
+struct CpuKernels {
+  const char* name;  // "avx512", "avx2" or "scalar"
+  FusedRowsKernel (*fused)(const MatrixSlice& w);
+  DequantizeRowsKernel (*dequantize)(const MatrixSlice& w);
+  DotProductsKernel dot_products;
+};
+
+const CpuKernels& scalar_kernels();
+const CpuKernels* avx2_kernels();    // null when not compiled in or not supported by this CPU
+const CpuKernels* avx512_kernels();  // needs AVX-512 F/BW/VL/VBMI
+
+// The best set this CPU supports, or the one GPTOSS_CPU_KERNELS (scalar|avx2|avx512) names.
+const CpuKernels& best_cpu_kernels();
+
+}  // namespace gptoss

@@ -1,0 +1,79 @@
+// The portable kernel set: rows decoded by dequantize_row, products in plain loops. It is the
+// fallback on CPUs without AVX2 and the simplest statement of what the SIMD sets compute.
+#include <cstddef>
+#include <vector>
+
+#include "backend/cpu/kernels.h"
+
+namespace gptoss {
+
+MatrixSlice slice(const Matrix& m, int64_t matrix) {
+  MatrixSlice s;
+  s.format = m.format;
+  s.scale_type = m.scale_type;
+  s.bits = m.bits;
+  s.group_size = m.group_size;
+  s.cols = m.cols;
+  s.weight = m.weight_row(matrix, 0);
+  s.weight_row_stride = m.weight_row_stride;
+  if (m.scales != nullptr) s.scales = m.scale_row(matrix, 0);
+  if (m.biases != nullptr) s.biases = m.bias_row(matrix, 0);
+  s.scale_row_stride = m.scale_row_stride;
+  return s;
+}
+
+namespace {
+
+// A one-matrix Matrix over a slice, for dequantize_row.
+Matrix as_matrix(const MatrixSlice& s, int64_t rows) {
+  Matrix m;
+  m.format = s.format;
+  m.scale_type = s.scale_type;
+  m.bits = s.bits;
+  m.group_size = s.group_size;
+  m.rows = rows;
+  m.cols = s.cols;
+  m.weight = s.weight;
+  m.weight_row_stride = s.weight_row_stride;
+  m.scales = s.scales;
+  m.biases = s.biases;
+  m.scale_row_stride = s.scale_row_stride;
+  return m;
+}
+
+void dequantize_rows(const MatrixSlice& w, int64_t r0, int64_t r1, float* out) {
+  const Matrix m = as_matrix(w, r1);
+  for (int64_t r = r0; r < r1; ++r) dequantize_row(m, 0, r, out + (r - r0) * w.cols);
+}
+
+float dot(const float* a, const float* b, int64_t n) {
+  float acc[8] = {};
+  for (int64_t i = 0; i < n; i += 8)
+    for (int j = 0; j < 8; ++j) acc[j] += a[i + j] * b[i + j];
+  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+void dot_products(const float* x, int64_t n, const float* w, int64_t m, int64_t k, float* y, int64_t y_stride) {
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t r = 0; r < m; ++r) y[i * y_stride + r] = dot(x + i * k, w + r * k, k);
+}
+
+void fused_rows(const MatrixSlice& w, const float* x, int n, float* y, int64_t y_stride, int64_t r0, int64_t r1) {
+  std::vector<float> row(static_cast<size_t>(w.cols));
+  for (int64_t r = r0; r < r1; ++r) {
+    dequantize_rows(w, r, r + 1, row.data());
+    for (int i = 0; i < n; ++i) y[i * y_stride + r] = dot(x + i * w.cols, row.data(), w.cols);
+  }
+}
+
+FusedRowsKernel pick_fused(const MatrixSlice&) { return fused_rows; }
+DequantizeRowsKernel pick_dequantize(const MatrixSlice&) { return dequantize_rows; }
+
+}  // namespace
+
+const CpuKernels& scalar_kernels() {
+  static const CpuKernels kernels{"scalar", pick_fused, pick_dequantize, dot_products};
+  return kernels;
+}
+
+}  // namespace gptoss

@@ -1,0 +1,231 @@
+// The SIMD kernels, written once over an instruction-set traits class `Isa` and compiled once
+// per instruction set (kernels_avx2.cpp, kernels_avx512.cpp, each with its own -m flags).
+// Include only from those files: everything here has internal linkage, so no function compiled
+// for AVX-512 can be picked by the linker for code that runs on a CPU without it.
+//
+// Isa provides: V (a float vector of W lanes), zero, load, store, fma (a·b + c), sum, set1, and
+// decoders that turn one chunk of 32 weights into 32/W vectors:
+//   bf16(p), f16(p), f32(p)                   p: the chunk's 64/64/128 bytes
+//   mxfp4(p, scale)                           p: 16 bytes of E2M1 codes, even element low nibble
+//   affine<BITS>(p, scale, bias)              p: 4·BITS bytes of LSB-first packed codes
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+
+#include "backend/cpu/kernels.h"
+
+namespace gptoss {
+namespace {
+
+// Scale decoding without the shared inline helpers of quant/float_formats.h (see above).
+inline float scale_bf16(const uint8_t* p) {
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  const uint32_t u = static_cast<uint32_t>(h) << 16;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+inline float scale_f32(const uint8_t* p) {
+  float f;
+  std::memcpy(&f, p, 4);
+  return f;
+}
+
+inline float scale_e8m0(uint8_t s) {
+  if (s == 0) return 5.877471754111438e-39f;  // 2^-127, subnormal
+  if (s == 255) return __builtin_nanf("");
+  const uint32_t u = static_cast<uint32_t>(s) << 23;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+template <class Isa>
+struct Kernels {
+  using V = typename Isa::V;
+  static constexpr int kVectors = 32 / Isa::W;  // vectors per 32-weight chunk
+
+  // ---- decoders: set_row(r), then chunk(c, out) for c < cols/32
+
+  struct Bf16 {
+    const MatrixSlice& w;
+    const uint8_t* row = nullptr;
+    void set_row(int64_t r) { row = w.weight + r * w.weight_row_stride; }
+    void chunk(int64_t c, V* out) const { Isa::bf16(row + c * 64, out); }
+  };
+  struct F16 {
+    const MatrixSlice& w;
+    const uint8_t* row = nullptr;
+    void set_row(int64_t r) { row = w.weight + r * w.weight_row_stride; }
+    void chunk(int64_t c, V* out) const { Isa::f16(row + c * 64, out); }
+  };
+  struct F32 {
+    const MatrixSlice& w;
+    const uint8_t* row = nullptr;
+    void set_row(int64_t r) { row = w.weight + r * w.weight_row_stride; }
+    void chunk(int64_t c, V* out) const { Isa::f32(row + c * 128, out); }
+  };
+  struct Mxfp4 {
+    const MatrixSlice& w;
+    const uint8_t* row = nullptr;
+    const uint8_t* scales = nullptr;
+    void set_row(int64_t r) {
+      row = w.weight + r * w.weight_row_stride;
+      scales = w.scales + r * w.scale_row_stride;
+    }
+    void chunk(int64_t c, V* out) const { Isa::mxfp4(row + c * 16, scale_e8m0(scales[c]), out); }
+  };
+  // MLX affine with BITS-bit codes and scales/biases stored as bf16 (S = 2) or f32 (S = 4);
+  // f16 scales are widened by Isa::f16_scale.
+  template <int BITS, ScaleType S>
+  struct Affine {
+    const MatrixSlice& w;
+    const uint8_t* row = nullptr;
+    const uint8_t* scales = nullptr;
+    const uint8_t* biases = nullptr;
+    int64_t chunks_per_group = w.group_size / 32;
+    void set_row(int64_t r) {
+      row = w.weight + r * w.weight_row_stride;
+      scales = w.scales + r * w.scale_row_stride;
+      biases = w.biases + r * w.scale_row_stride;
+    }
+    static float scale_at(const uint8_t* base, int64_t g) {
+      if constexpr (S == ScaleType::bf16) return scale_bf16(base + 2 * g);
+      else if constexpr (S == ScaleType::f16) return Isa::f16_scale(base + 2 * g);
+      else return scale_f32(base + 4 * g);
+    }
+    void chunk(int64_t c, V* out) const {
+      const int64_t g = c / chunks_per_group;
+      Isa::template affine<BITS>(row + c * 4 * BITS, scale_at(scales, g), scale_at(biases, g), out);
+    }
+  };
+
+  // ---- the streaming product of decoded rows with n ≤ kMaxFusedInputs inputs
+
+  template <class Decoder, int N>
+  static void fused_n(const MatrixSlice& w, const float* x, float* y, int64_t y_stride, int64_t r0, int64_t r1) {
+    Decoder d{w};
+    const int64_t chunks = w.cols / 32;
+    for (int64_t r = r0; r < r1; ++r) {
+      d.set_row(r);
+      V acc[N][kVectors];
+      for (int i = 0; i < N; ++i)
+        for (int j = 0; j < kVectors; ++j) acc[i][j] = Isa::zero();
+      for (int64_t c = 0; c < chunks; ++c) {
+        V wv[kVectors];
+        d.chunk(c, wv);
+        for (int i = 0; i < N; ++i)
+          for (int j = 0; j < kVectors; ++j)
+            acc[i][j] = Isa::fma(wv[j], Isa::load(x + i * w.cols + c * 32 + j * Isa::W), acc[i][j]);
+      }
+      for (int i = 0; i < N; ++i) {
+        V total = acc[i][0];
+        for (int j = 1; j < kVectors; ++j) total = Isa::add(total, acc[i][j]);
+        y[i * y_stride + r] = Isa::sum(total);
+      }
+    }
+  }
+
+  template <class Decoder>
+  static void fused(const MatrixSlice& w, const float* x, int n, float* y, int64_t y_stride, int64_t r0, int64_t r1) {
+    switch (n) {
+      case 1: return fused_n<Decoder, 1>(w, x, y, y_stride, r0, r1);
+      case 2: return fused_n<Decoder, 2>(w, x, y, y_stride, r0, r1);
+      case 3: return fused_n<Decoder, 3>(w, x, y, y_stride, r0, r1);
+      default: return fused_n<Decoder, 4>(w, x, y, y_stride, r0, r1);
+    }
+  }
+
+  template <class Decoder>
+  static void dequantize(const MatrixSlice& w, int64_t r0, int64_t r1, float* out) {
+    Decoder d{w};
+    for (int64_t r = r0; r < r1; ++r) {
+      d.set_row(r);
+      float* o = out + (r - r0) * w.cols;
+      for (int64_t c = 0; c < w.cols / 32; ++c) {
+        V wv[kVectors];
+        d.chunk(c, wv);
+        for (int j = 0; j < kVectors; ++j) Isa::store(o + c * 32 + j * Isa::W, wv[j]);
+      }
+    }
+  }
+
+  // ---- per-format selection
+
+  struct Entry {
+    FusedRowsKernel fused;
+    DequantizeRowsKernel dequantize;
+  };
+  template <class Decoder>
+  static constexpr Entry entry() {
+    return {fused<Decoder>, dequantize<Decoder>};
+  }
+  template <int BITS>
+  static Entry affine_entry(ScaleType s) {
+    if (s == ScaleType::bf16) return entry<Affine<BITS, ScaleType::bf16>>();
+    if (s == ScaleType::f16) return entry<Affine<BITS, ScaleType::f16>>();
+    return entry<Affine<BITS, ScaleType::f32>>();
+  }
+  static Entry pick(const MatrixSlice& w) {
+    switch (w.format) {
+      case WeightFormat::bf16: return entry<Bf16>();
+      case WeightFormat::f16: return entry<F16>();
+      case WeightFormat::f32: return entry<F32>();
+      case WeightFormat::mxfp4: return entry<Mxfp4>();
+      case WeightFormat::affine:
+        switch (w.bits) {
+          case 2: return affine_entry<2>(w.scale_type);
+          case 3: return affine_entry<3>(w.scale_type);
+          case 4: return affine_entry<4>(w.scale_type);
+          case 5: return affine_entry<5>(w.scale_type);
+          case 6: return affine_entry<6>(w.scale_type);
+          default: return affine_entry<8>(w.scale_type);
+        }
+    }
+    return entry<F32>();
+  }
+  static FusedRowsKernel pick_fused(const MatrixSlice& w) { return pick(w).fused; }
+  static DequantizeRowsKernel pick_dequantize(const MatrixSlice& w) { return pick(w).dequantize; }
+
+  // ---- float32 products of x rows with dequantized weight rows, in MI × MR register blocks
+
+  template <int MI, int MR>
+  static void block(const float* x, const float* w, int64_t k, float* y, int64_t y_stride) {
+    V acc[MI][MR];
+    for (int i = 0; i < MI; ++i)
+      for (int r = 0; r < MR; ++r) acc[i][r] = Isa::zero();
+    for (int64_t c = 0; c < k; c += Isa::W) {
+      V xv[MI];
+      for (int i = 0; i < MI; ++i) xv[i] = Isa::load(x + i * k + c);
+      for (int r = 0; r < MR; ++r) {
+        const V wv = Isa::load(w + r * k + c);
+        for (int i = 0; i < MI; ++i) acc[i][r] = Isa::fma(xv[i], wv, acc[i][r]);
+      }
+    }
+    for (int i = 0; i < MI; ++i)
+      for (int r = 0; r < MR; ++r) y[i * y_stride + r] = Isa::sum(acc[i][r]);
+  }
+
+  static void dot_products(const float* x, int64_t n, const float* w, int64_t m, int64_t k, float* y, int64_t y_stride) {
+    constexpr int MI = Isa::kBlockInputs, MR = Isa::kBlockRows;
+    int64_t i = 0;
+    for (; i + MI <= n; i += MI) {
+      int64_t r = 0;
+      for (; r + MR <= m; r += MR) block<MI, MR>(x + i * k, w + r * k, k, y + i * y_stride + r, y_stride);
+      for (; r < m; ++r) block<MI, 1>(x + i * k, w + r * k, k, y + i * y_stride + r, y_stride);
+    }
+    for (; i < n; ++i)
+      for (int64_t r = 0; r < m; ++r) block<1, 1>(x + i * k, w + r * k, k, y + i * y_stride + r, y_stride);
+  }
+
+  static const CpuKernels& table(const char* name) {
+    static const CpuKernels kernels{name, pick_fused, pick_dequantize, dot_products};
+    return kernels;
+  }
+};
+
+}  // namespace
+}  // namespace gptoss
