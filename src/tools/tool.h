@@ -12,6 +12,8 @@ void add_bench_command(CLI::App& app);
 void add_convert_command(CLI::App& app);
 void add_info_command(CLI::App& app);
 void add_logits_command(CLI::App& app);
+void add_tokenize_command(CLI::App& app);
+void add_detokenize_command(CLI::App& app);
 void add_synth_command(CLI::App& app);
 
 // "1,2,3" → {1, 2, 3}; throws gptoss::Error naming the bad entry.
