@@ -3,5 +3,7 @@
 
 #include "gptoss/config.h"
 #include "gptoss/error.h"
+#include "gptoss/harmony.h"
 #include "gptoss/model.h"
 #include "gptoss/session.h"
+#include "gptoss/tokenizer.h"

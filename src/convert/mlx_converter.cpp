@@ -3,7 +3,6 @@
 #include <cstring>
 #include <algorithm>
 #include <fstream>
-#include <regex>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -211,6 +210,14 @@ void copy_side_files(const fs::path& src, const fs::path& dst) {
   }
 }
 
+// "model.layers.12.mlp.router" → "model.layers.*.mlp.router": a module kind across layers.
+std::string layer_pattern(const std::string& path) {
+  const std::string prefix = "model.layers.";
+  if (path.rfind(prefix, 0) != 0) return path;
+  const size_t dot = path.find('.', prefix.size());
+  return dot == std::string::npos ? path : prefix + "*" + path.substr(dot);
+}
+
 nlohmann::json quantization_entry(const ModuleQuantization& q) {
   if (q.kind == ModuleQuantization::Kind::none) return false;
   return {{"group_size", q.group_size}, {"bits", q.bits}, {"mode", q.kind == ModuleQuantization::Kind::mxfp4 ? "mxfp4" : "affine"}};
@@ -252,8 +259,8 @@ ConvertSummary convert_to_mlx(const fs::path& src, const fs::path& dst, const Co
     ModuleQuantization q = options.quantize || !options.quant_predicate.empty() ? predicate.for_module(m.path)
                                                                                   : ModuleQuantization{};
     if (q.kind != ModuleQuantization::Kind::none && m.weight.cols % q.group_size != 0) {
-      const std::string kind = std::regex_replace(m.path, std::regex("layers\\.[0-9]+\\."), "layers.*.") +
-                               " (" + std::to_string(m.weight.cols) + " inputs, group " + std::to_string(q.group_size) + ")";
+      const std::string kind = layer_pattern(m.path) + " (" + std::to_string(m.weight.cols) + " inputs, group " +
+                               std::to_string(q.group_size) + ")";
       if (std::find(too_narrow.begin(), too_narrow.end(), kind) == too_narrow.end()) too_narrow.push_back(kind);
       q = {};
     } else if (!(q == global)) {

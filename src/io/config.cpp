@@ -195,7 +195,7 @@ ModelConfig parse_config(std::string_view json_text, const std::string& origin) 
   if (c.num_attention_heads % c.num_key_value_heads != 0)
     r.fail("num_key_value_heads", "must divide num_attention_heads");
   if (c.experts_per_token > c.num_experts) r.fail("num_experts_per_tok", "exceeds the number of experts");
-  if (c.head_dim % 2 != 0) r.fail("head_dim", "must be even for RoPE");
+  if (c.head_dim % 32 != 0) r.fail("head_dim", "must be a multiple of 32 (gpt-oss: 64)");
   if (!(c.rms_norm_eps > 0)) r.fail("rms_norm_eps", "must be positive");
   if (!(c.swiglu_limit > 0)) r.fail("swiglu_limit", "must be positive");
   return c;

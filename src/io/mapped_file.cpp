@@ -29,6 +29,7 @@ MappedFile::MappedFile(const std::filesystem::path& path) : path_(path) {
       throw Error(path.string() + ": cannot map: " + std::strerror(err));
     }
     data_ = static_cast<const uint8_t*>(p);
+    ::madvise(p, size_, MADV_HUGEPAGE);
   }
   ::close(fd);
 }

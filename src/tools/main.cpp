@@ -13,9 +13,9 @@ int main(int argc, char** argv) {
   gptoss::tools::add_convert_command(app);
   gptoss::tools::add_info_command(app);
   gptoss::tools::add_logits_command(app);
+  gptoss::tools::add_synth_command(app);
   gptoss::tools::add_tokenize_command(app);
   gptoss::tools::add_detokenize_command(app);
-  gptoss::tools::add_synth_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -55,6 +55,41 @@ TEST(Cli, InfoPrintsConfigTensorsAndCounts) {
   EXPECT_NE(r.out.find("parameters: " + std::to_string(expected)), std::string::npos) << r.out;
 }
 
+TEST(Cli, BenchReportsThroughputAndMemoryAsJson) {
+  const auto r = run_cli("bench --model " + quoted(test::tiny_model_dir()) + " -p 8 -n 4 -r 2 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  for (const char* key : {"load_seconds", "prompt_tokens_per_second", "decode_tokens_per_second",
+                          "time_to_first_token_seconds", "decode_weight_bytes_per_token", "peak_memory_gb"})
+    EXPECT_GT(j.at(key).get<double>(), 0.0) << key;
+  // One decoded token reads every weight but the embedding (one row) and 4 of 8 experts.
+  EXPECT_LT(j["decode_weight_bytes_per_token"].get<double>(), 14e6);
+  const auto table = run_cli("bench --model " + quoted(test::tiny_model_dir()) + " -p 4 -n 2");
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_NE(table.out.find("| pp4 tok/s"), std::string::npos) << table.out;
+  expect_one_line_error(run_cli("bench --model " + quoted(test::tiny_model_dir()) + " -p 0"), {"-p"});
+}
+
+TEST(Cli, SynthWritesALoadableTinyModel) {
+  test::TempDir dir;
+  const auto r = run_cli("synth --config tiny --seed 7 --out " + quoted(dir / "t"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto again = run_cli("synth --config tiny --seed 7 --out " + quoted(dir / "u"));
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(test::read_file(dir / "t" / "model.safetensors"), test::read_file(dir / "u" / "model.safetensors"));
+  const auto q = run_cli("synth --config tiny --q-bits 4 --q-group-size 32 --out " + quoted(dir / "q"));
+  ASSERT_EQ(q.exit_code, 0) << q.err;
+  for (const char* m : {"t", "q"}) {
+    const auto logits = run_cli("logits --model " + quoted(dir / m) + " --tokens 1,2,3");
+    EXPECT_EQ(logits.exit_code, 0) << logits.err;
+  }
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path()))  // the temporary source is gone
+    EXPECT_EQ(entry.path().filename().string().find("synth-source"), std::string::npos) << entry.path();
+  expect_one_line_error(run_cli("synth --config nonsense --out " + quoted(dir / "x")), {"nonsense"});
+  expect_one_line_error(run_cli("synth --config tiny --layers 9 --out " + quoted(dir / "x")), {"--layers 9"});
+  expect_one_line_error(run_cli("synth --config tiny --out " + quoted(dir / "t")), {"already exists"});
+}
+
 class CliBadInput : public ::testing::Test {
  protected:
   void SetUp() override { test::copy_tiny_model(model_); }

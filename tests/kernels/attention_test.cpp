@@ -10,7 +10,7 @@
 namespace gptoss {
 namespace {
 
-constexpr int kHeads = 4, kKvHeads = 2, kDim = 8;
+constexpr int kHeads = 6, kKvHeads = 2, kDim = 64;  // groups of 3 query heads
 
 // out[i, h] = Σ_j softmax_j([s_ij ; sink_h]) v_j over the allowed keys, straight from the definition.
 std::vector<float> reference(const std::vector<float>& q, const std::vector<float>& k, const std::vector<float>& v,
@@ -55,12 +55,13 @@ Sequence random_sequence(int64_t length, uint32_t seed) {
 // Runs `sequences` (one per cache slot) through attention in chunks of `chunk` positions,
 // all sequences in the same batch, and returns each sequence's outputs.
 std::vector<std::vector<float>> run_chunked(const std::vector<Sequence>& sequences, int64_t chunk, int window,
-                                            int64_t capacity, const std::vector<float>& sinks) {
+                                            int64_t capacity, const std::vector<float>& sinks,
+                                            const CpuKernels& kernels = best_cpu_kernels()) {
   const int64_t qw = kHeads * kDim, kw = kKvHeads * kDim;
   std::vector<float> keys(sequences.size() * static_cast<size_t>(capacity * kw), NAN);
   std::vector<float> values(keys.size(), NAN);
   const KvLayer cache{keys.data(), values.data(), capacity, static_cast<int64_t>(sequences.size())};
-  const AttentionParameters p{kHeads, kKvHeads, kDim, window, 0.35f, Vector{sinks.data(), kHeads}};
+  const AttentionParameters p{kHeads, kKvHeads, kDim, window, 0.125f, Vector{sinks.data(), kHeads}};
   std::vector<std::vector<float>> outputs(sequences.size());
   ThreadPool pool(2);
   for (int64_t start = 0;; start += chunk) {
@@ -80,7 +81,7 @@ std::vector<std::vector<float>> run_chunked(const std::vector<Sequence>& sequenc
     }
     if (layout.sequences.empty()) break;
     std::vector<float> out(static_cast<size_t>(layout.rows() * qw));
-    attention_rows(q.data(), k.data(), v.data(), layout, cache, p, out.data(), pool);
+    attention_rows(q.data(), k.data(), v.data(), layout, cache, p, out.data(), pool, kernels);
     store_kv(k.data(), v.data(), layout, kw, cache);
     for (const auto& seq : layout.sequences)
       outputs[static_cast<size_t>(seq.slot)].insert(outputs[static_cast<size_t>(seq.slot)].end(),
@@ -88,6 +89,13 @@ std::vector<std::vector<float>> run_chunked(const std::vector<Sequence>& sequenc
                                                     out.begin() + (seq.first_row + seq.rows) * qw);
   }
   return outputs;
+}
+
+std::vector<const CpuKernels*> kernel_sets() {
+  std::vector<const CpuKernels*> sets = {&scalar_kernels()};
+  if (avx2_kernels() != nullptr) sets.push_back(avx2_kernels());
+  if (avx512_kernels() != nullptr) sets.push_back(avx512_kernels());
+  return sets;
 }
 
 void expect_close(const std::vector<float>& a, const std::vector<float>& b) {
@@ -98,22 +106,26 @@ void expect_close(const std::vector<float>& a, const std::vector<float>& b) {
 TEST(Attention, FullCausalInChunksMatchesDirectFormula) {
   const auto sinks = test::random_floats(kHeads, 99);
   const std::vector<Sequence> seqs = {random_sequence(23, 1), random_sequence(9, 10), random_sequence(31, 20)};
-  for (int64_t chunk : {1, 4, 7, 40}) {
-    const auto out = run_chunked(seqs, chunk, 0, 40, sinks);
-    for (size_t s = 0; s < seqs.size(); ++s)
-      expect_close(out[s], reference(seqs[s].q, seqs[s].k, seqs[s].v, sinks, seqs[s].length, 0, 0.35f));
-  }
+  for (const CpuKernels* kernels : kernel_sets())
+    for (int64_t chunk : {1, 4, 7, 40}) {
+      SCOPED_TRACE(std::string(kernels->name) + ", chunks of " + std::to_string(chunk));
+      const auto out = run_chunked(seqs, chunk, 0, 40, sinks, *kernels);
+      for (size_t s = 0; s < seqs.size(); ++s)
+        expect_close(out[s], reference(seqs[s].q, seqs[s].k, seqs[s].v, sinks, seqs[s].length, 0, 0.125f));
+    }
 }
 
 TEST(Attention, SlidingWindowRingMatchesDirectFormula) {
   const auto sinks = test::random_floats(kHeads, 98);
   const std::vector<Sequence> seqs = {random_sequence(29, 3), random_sequence(6, 30)};
   const int window = 5;
-  for (int64_t chunk : {1, 3, 5, 6, 13, 29}) {
-    const auto out = run_chunked(seqs, chunk, window, window, sinks);
-    for (size_t s = 0; s < seqs.size(); ++s)
-      expect_close(out[s], reference(seqs[s].q, seqs[s].k, seqs[s].v, sinks, seqs[s].length, window, 0.35f));
-  }
+  for (const CpuKernels* kernels : kernel_sets())
+    for (int64_t chunk : {1, 3, 5, 6, 13, 29}) {
+      SCOPED_TRACE(std::string(kernels->name) + ", chunks of " + std::to_string(chunk));
+      const auto out = run_chunked(seqs, chunk, window, window, sinks, *kernels);
+      for (size_t s = 0; s < seqs.size(); ++s)
+        expect_close(out[s], reference(seqs[s].q, seqs[s].k, seqs[s].v, sinks, seqs[s].length, window, 0.125f));
+    }
 }
 
 TEST(Attention, LargeSinkTakesTheMass) {

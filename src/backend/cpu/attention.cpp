@@ -5,12 +5,42 @@
 #include <cstring>
 #include <vector>
 
-#include "backend/cpu/vector_math.h"
-
 namespace gptoss {
 
-void attention_rows(const float* q, const float* k, const float* v, const BatchLayout& layout,
-                    const KvLayer& cache, const AttentionParameters& p, float* out, ThreadPool& pool) {
+namespace {
+
+// A run of consecutive key positions stored at a fixed stride.
+struct KeyRun {
+  int64_t first_position;
+  int64_t count;
+  const float* keys;    // key of first_position, this kv head
+  const float* values;
+};
+
+// The keys [first, last] of a sequence in memory order: cached positions (a ring may wrap
+// once) and then the batch's own rows.
+int key_runs(const BatchLayout::Sequence& seq, const KvLayer& cache, const float* k, const float* v, int64_t kv_width,
+             int64_t offset, int64_t first, int64_t last, KeyRun* runs) {
+  int n = 0;
+  for (int64_t j = first; j <= last && j < seq.start_position;) {
+    const int64_t slot = j % cache.capacity;
+    const int64_t count = std::min({cache.capacity - slot, seq.start_position - j, last + 1 - j});
+    const int64_t at = (seq.slot * cache.capacity + slot) * kv_width + offset;
+    runs[n++] = {j, count, cache.keys + at, cache.values + at};
+    j += count;
+  }
+  const int64_t j = std::max(first, static_cast<int64_t>(seq.start_position));
+  if (j <= last) {
+    const int64_t at = (seq.first_row + j - seq.start_position) * kv_width + offset;
+    runs[n++] = {j, last + 1 - j, k + at, v + at};
+  }
+  return n;
+}
+
+}  // namespace
+
+void attention_rows(const float* q, const float* k, const float* v, const BatchLayout& layout, const KvLayer& cache,
+                    const AttentionParameters& p, float* out, ThreadPool& pool, const CpuKernels& kernels) {
   const int64_t q_width = static_cast<int64_t>(p.heads) * p.head_dim;
   const int64_t kv_width = static_cast<int64_t>(p.kv_heads) * p.head_dim;
   const int group = p.heads / p.kv_heads;
@@ -19,39 +49,39 @@ void attention_rows(const float* q, const float* k, const float* v, const BatchL
     for (int64_t r = 0; r < layout.sequences[s].rows; ++r)
       sequence_of_row[static_cast<size_t>(layout.sequences[s].first_row + r)] = static_cast<int>(s);
 
-  pool.parallel_for(layout.rows() * p.heads, 4, [&](int64_t begin, int64_t end, int thread) {
+  // One item = one query row and one kv head: its `group` query heads share every key and
+  // value, which are read once for all of them.
+  pool.parallel_for(layout.rows() * p.kv_heads, 1, [&](int64_t begin, int64_t end, int thread) {
     std::vector<float>& scores = pool.scratch(thread);
     for (int64_t item = begin; item < end; ++item) {
-      const int64_t row = item / p.heads;
-      const int h = static_cast<int>(item % p.heads);
-      const int kv_head = h / group;
+      const int64_t row = item / p.kv_heads;
+      const int kv_head = static_cast<int>(item % p.kv_heads);
       const auto& seq = layout.sequences[static_cast<size_t>(sequence_of_row[static_cast<size_t>(row)])];
       const int64_t position = layout.positions[static_cast<size_t>(row)];
       const int64_t first_key = p.window > 0 ? std::max<int64_t>(0, position - p.window + 1) : 0;
-      const auto key_at = [&](const float* batch, const float* cached, int64_t j) {
-        const int64_t offset = kv_head * p.head_dim;
-        if (j >= seq.start_position) return batch + (seq.first_row + j - seq.start_position) * kv_width + offset;
-        return cached + (seq.slot * cache.capacity + j % cache.capacity) * kv_width + offset;
-      };
-
-      const float* qi = q + row * q_width + h * p.head_dim;
       const int64_t n_keys = position - first_key + 1;
-      scores.resize(static_cast<size_t>(n_keys));
-      float m = p.sinks.data[h];
-      for (int64_t j = first_key; j <= position; ++j) {
-        const float s = dot(qi, key_at(k, cache.keys, j), p.head_dim) * p.scale;
-        scores[static_cast<size_t>(j - first_key)] = s;
-        m = std::max(m, s);
+      KeyRun runs[3];
+      const int n_runs = key_runs(seq, cache, k, v, kv_width, kv_head * p.head_dim, first_key, position, runs);
+
+      const float* q_group = q + row * q_width + kv_head * group * p.head_dim;
+      float* out_group = out + row * q_width + kv_head * group * p.head_dim;
+      scores.resize(static_cast<size_t>(group * n_keys));
+      for (int r = 0; r < n_runs; ++r)
+        kernels.dot_products(q_group, group, p.head_dim, runs[r].keys, runs[r].count, kv_width, p.head_dim,
+                             scores.data() + (runs[r].first_position - first_key), n_keys);
+      for (int h = 0; h < group; ++h) {
+        float* s = scores.data() + h * n_keys;
+        const float sink = p.sinks.data[kv_head * group + h];
+        float m = sink;
+        for (int64_t j = 0; j < n_keys; ++j) m = std::max(m, s[j] *= p.scale);
+        float z = std::exp(sink - m);
+        for (int64_t j = 0; j < n_keys; ++j) z += s[j] = std::exp(s[j] - m);
+        for (int64_t j = 0; j < n_keys; ++j) s[j] /= z;
       }
-      float z = std::exp(p.sinks.data[h] - m);
-      for (float& s : scores) {
-        s = std::exp(s - m);
-        z += s;
-      }
-      float* oi = out + row * q_width + h * p.head_dim;
-      std::memset(oi, 0, sizeof(float) * static_cast<size_t>(p.head_dim));
-      for (int64_t j = first_key; j <= position; ++j)
-        axpy(scores[static_cast<size_t>(j - first_key)] / z, key_at(v, cache.values, j), oi, p.head_dim);
+      std::memset(out_group, 0, sizeof(float) * static_cast<size_t>(group * p.head_dim));
+      for (int r = 0; r < n_runs; ++r)
+        kernels.weighted_sum(scores.data() + (runs[r].first_position - first_key), group, n_keys, runs[r].values,
+                             runs[r].count, kv_width, p.head_dim, out_group, p.head_dim);
     }
   });
 }

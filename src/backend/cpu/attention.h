@@ -3,6 +3,7 @@
 #pragma once
 
 #include "backend/backend.h"
+#include "backend/cpu/kernels.h"
 #include "backend/cpu/thread_pool.h"
 
 namespace gptoss {
@@ -13,8 +14,10 @@ namespace gptoss {
 //   out_i,h = Σ_j exp(s_j − m) / Z · v_j,g
 // Keys before the sequence's first row come from `cache`, the others from k/v. The sink is a
 // raw logit: it takes probability mass but has no value. Does not modify the cache.
+// head_dim must be a multiple of 32 (the kernels' chunk).
 void attention_rows(const float* q, const float* k, const float* v, const BatchLayout& layout,
-                    const KvLayer& cache, const AttentionParameters& params, float* out, ThreadPool& pool);
+                    const KvLayer& cache, const AttentionParameters& params, float* out, ThreadPool& pool,
+                    const CpuKernels& kernels = best_cpu_kernels());
 
 // Writes the batch's keys/values into their cache slots (position % capacity). Only the last
 // `capacity` positions of a sequence are written, so a ring never overwrites a key it still holds.

@@ -23,6 +23,7 @@ struct MatrixSlice {
   int64_t cols = 0;
   const uint8_t* weight = nullptr;  // row 0 of this matrix
   int64_t weight_row_stride = 0;
+  int64_t row_bytes = 0;            // packed bytes of one row (≤ the stride of strided views)
   const uint8_t* scales = nullptr;
   const uint8_t* biases = nullptr;
   int64_t scale_row_stride = 0;
@@ -35,15 +36,21 @@ using FusedRowsKernel = void (*)(const MatrixSlice& w, const float* x, int n, fl
                                  int64_t r0, int64_t r1);
 // out[(r − r0)·cols + k] = w[r, k] for r in [r0, r1).
 using DequantizeRowsKernel = void (*)(const MatrixSlice& w, int64_t r0, int64_t r1, float* out);
-// y[i·y_stride + r] = Σ_k x[i·k_stride + k] · w[r·k_stride + k] for i < n, r < m (float32 both).
-using DotProductsKernel = void (*)(const float* x, int64_t n, const float* w, int64_t m, int64_t k, float* y,
-                                   int64_t y_stride);
+// y[i·y_stride + r] = Σ_c x[i·x_stride + c] · w[r·w_stride + c] over c < k, for i < n, r < m
+// (float32 both; k a multiple of 32).
+using DotProductsKernel = void (*)(const float* x, int64_t n, int64_t x_stride, const float* w, int64_t m,
+                                   int64_t w_stride, int64_t k, float* y, int64_t y_stride);
+// out[h·out_stride + c] += Σ_j p[h·p_stride + j] · v[j·v_stride + c] for h < n, j < m, c < d
+// (d a multiple of 32): attention's probability-weighted sum of values.
+using WeightedSumKernel = void (*)(const float* p, int64_t n, int64_t p_stride, const float* v, int64_t m,
+                                   int64_t v_stride, int64_t d, float* out, int64_t out_stride);
 
 struct CpuKernels {
   const char* name;  // "avx512", "avx2" or "scalar"
   FusedRowsKernel (*fused)(const MatrixSlice& w);
   DequantizeRowsKernel (*dequantize)(const MatrixSlice& w);
   DotProductsKernel dot_products;
+  WeightedSumKernel weighted_sum;
 };
 
 const CpuKernels& scalar_kernels();

@@ -13,8 +13,10 @@ struct Avx2 {
   static constexpr int W = 8;
   static constexpr int kBlockInputs = 2;  // 2 × 4 accumulators + 6 operands fit 16 registers
   static constexpr int kBlockRows = 4;
+  static constexpr int kWeightedHeads = 2;
 
   static V zero() { return _mm256_setzero_ps(); }
+  static V set1(float x) { return _mm256_set1_ps(x); }
   static V load(const float* p) { return _mm256_loadu_ps(p); }
   static void store(float* p, V v) { _mm256_storeu_ps(p, v); }
   static V fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
@@ -24,12 +26,22 @@ struct Avx2 {
     const __m128 pair = _mm_add_ps(half, _mm_movehl_ps(half, half));
     return _mm_cvtss_f32(_mm_add_ss(pair, _mm_movehdup_ps(pair)));
   }
+  static void sum4(V a, V b, V c, V d, float* out) {
+    const V ab = _mm256_add_ps(_mm256_unpacklo_ps(a, b), _mm256_unpackhi_ps(a, b));
+    const V cd = _mm256_add_ps(_mm256_unpacklo_ps(c, d), _mm256_unpackhi_ps(c, d));
+    const V abcd = _mm256_add_ps(_mm256_shuffle_ps(ab, cd, 0x44), _mm256_shuffle_ps(ab, cd, 0xee));
+    _mm_storeu_ps(out, _mm_add_ps(_mm256_castps256_ps128(abcd), _mm256_extractf128_ps(abcd, 1)));
+  }
   static float f16_scale(const uint8_t* p) {
     uint16_t h;
     std::memcpy(&h, p, 2);
     return _cvtsh_ss(h);
   }
 
+  static V widen_bf16(const uint8_t* p) {  // 8 bf16 values
+    const __m256i wide = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16));
+  }
   static void bf16(const uint8_t* p, V* out) {
     for (int j = 0; j < 4; ++j) {
       const __m256i wide = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * j)));
@@ -86,8 +98,8 @@ struct Avx2 {
 
 const CpuKernels* avx2_kernels() {
   __builtin_cpu_init();
-  const bool supported = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
-  return supported ? &Kernels<Avx2>::table("avx2") : nullptr;
+  const bool supported = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return supported && cpu_has_f16c() ? &Kernels<Avx2>::table("avx2") : nullptr;
 }
 
 }  // namespace gptoss

@@ -13,19 +13,33 @@ struct Avx512 {
   static constexpr int W = 16;
   static constexpr int kBlockInputs = 4;
   static constexpr int kBlockRows = 4;
+  static constexpr int kWeightedHeads = 8;
 
   static V zero() { return _mm512_setzero_ps(); }
+  static V set1(float x) { return _mm512_set1_ps(x); }
   static V load(const float* p) { return _mm512_loadu_ps(p); }
   static void store(float* p, V v) { _mm512_storeu_ps(p, v); }
   static V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
   static V add(V a, V b) { return _mm512_add_ps(a, b); }
   static float sum(V v) { return _mm512_reduce_add_ps(v); }
+  static void sum4(V a, V b, V c, V d, float* out) {
+    // Within each 128-bit lane: [a, b, c, d] partial sums; then the four lanes added.
+    const V ab = _mm512_add_ps(_mm512_unpacklo_ps(a, b), _mm512_unpackhi_ps(a, b));
+    const V cd = _mm512_add_ps(_mm512_unpacklo_ps(c, d), _mm512_unpackhi_ps(c, d));
+    const V abcd = _mm512_add_ps(_mm512_shuffle_ps(ab, cd, 0x44), _mm512_shuffle_ps(ab, cd, 0xee));
+    const __m256 half = _mm256_add_ps(_mm512_castps512_ps256(abcd), _mm512_extractf32x8_ps(abcd, 1));
+    _mm_storeu_ps(out, _mm_add_ps(_mm256_castps256_ps128(half), _mm256_extractf128_ps(half, 1)));
+  }
   static float f16_scale(const uint8_t* p) {
     uint16_t h;
     std::memcpy(&h, p, 2);
     return _cvtsh_ss(h);
   }
 
+  static V widen_bf16(const uint8_t* p) {  // 16 bf16 values
+    const __m512i wide = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(wide, 16));
+  }
   static void bf16(const uint8_t* p, V* out) {
     for (int j = 0; j < 2; ++j) {
       const __m512i wide = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32 * j)));
@@ -78,8 +92,8 @@ const CpuKernels* avx512_kernels() {
   __builtin_cpu_init();
   const bool supported = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                          __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vbmi") &&
-                         __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
-  return supported ? &Kernels<Avx512>::table("avx512") : nullptr;
+                         __builtin_cpu_supports("fma");
+  return supported && cpu_has_f16c() ? &Kernels<Avx512>::table("avx512") : nullptr;
 }
 
 }  // namespace gptoss

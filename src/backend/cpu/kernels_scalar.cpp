@@ -16,6 +16,7 @@ MatrixSlice slice(const Matrix& m, int64_t matrix) {
   s.cols = m.cols;
   s.weight = m.weight_row(matrix, 0);
   s.weight_row_stride = m.weight_row_stride;
+  s.row_bytes = packed_row_bytes(m.format, m.cols, m.bits);
   if (m.scales != nullptr) s.scales = m.scale_row(matrix, 0);
   if (m.biases != nullptr) s.biases = m.bias_row(matrix, 0);
   s.scale_row_stride = m.scale_row_stride;
@@ -53,9 +54,17 @@ float dot(const float* a, const float* b, int64_t n) {
   return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
 }
 
-void dot_products(const float* x, int64_t n, const float* w, int64_t m, int64_t k, float* y, int64_t y_stride) {
+void dot_products(const float* x, int64_t n, int64_t x_stride, const float* w, int64_t m, int64_t w_stride, int64_t k,
+                  float* y, int64_t y_stride) {
   for (int64_t i = 0; i < n; ++i)
-    for (int64_t r = 0; r < m; ++r) y[i * y_stride + r] = dot(x + i * k, w + r * k, k);
+    for (int64_t r = 0; r < m; ++r) y[i * y_stride + r] = dot(x + i * x_stride, w + r * w_stride, k);
+}
+
+void weighted_sum(const float* p, int64_t n, int64_t p_stride, const float* v, int64_t m, int64_t v_stride, int64_t d,
+                  float* out, int64_t out_stride) {
+  for (int64_t h = 0; h < n; ++h)
+    for (int64_t j = 0; j < m; ++j)
+      for (int64_t c = 0; c < d; ++c) out[h * out_stride + c] += p[h * p_stride + j] * v[j * v_stride + c];
 }
 
 void fused_rows(const MatrixSlice& w, const float* x, int n, float* y, int64_t y_stride, int64_t r0, int64_t r1) {
@@ -72,7 +81,7 @@ DequantizeRowsKernel pick_dequantize(const MatrixSlice&) { return dequantize_row
 }  // namespace
 
 const CpuKernels& scalar_kernels() {
-  static const CpuKernels kernels{"scalar", pick_fused, pick_dequantize, dot_products};
+  static const CpuKernels kernels{"scalar", pick_fused, pick_dequantize, dot_products, weighted_sum};
   return kernels;
 }
 

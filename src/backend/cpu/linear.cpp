@@ -43,8 +43,8 @@ void linear(const LinearArgs& a, ThreadPool& pool, const CpuKernels& kernels) {
       const int64_t r0 = b * kDequantizedRows, r1 = std::min(rows, r0 + kDequantizedRows);
       dequantize(w, r0, r1, rows_f32.data());
       for (int64_t i = 0; i < a.n; i += kInputBlock)
-        kernels.dot_products(a.x + i * cols, std::min(kInputBlock, a.n - i), rows_f32.data(), r1 - r0, cols,
-                             a.y + i * a.y_stride + r0, a.y_stride);
+        kernels.dot_products(a.x + i * cols, std::min(kInputBlock, a.n - i), cols, rows_f32.data(), r1 - r0, cols,
+                             cols, a.y + i * a.y_stride + r0, a.y_stride);
       add_bias(a, r0, r1);
     }
   });
