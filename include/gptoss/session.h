@@ -16,6 +16,13 @@ struct SessionOptions {
   // Longest sequence (prompt + generated) a full-attention layer keeps; sliding layers keep
   // only their window. Full-layer memory grows with use up to this limit.
   int context_length = 4096;
+  // > 0: full-attention layers keep only the most recent max_kv_size tokens (the current one
+  // included), as the sliding layers keep theirs: memory stays bounded and a sequence may run
+  // past context_length. 0: full layers keep everything, up to context_length.
+  int max_kv_size = 0;
+  // How many of its latest tokens a sequence can take back with truncate() (extra ring slots
+  // for the windowed layers; full layers without max_kv_size can always go back).
+  int rollback = 0;
 };
 
 enum class LogitsWanted { none, last, all };
@@ -57,7 +64,12 @@ class Session {
 
   int position(int sequence) const;  // tokens held for `sequence`
   void reset(int sequence);          // forgets the sequence
+  // Forgets the tokens of `sequence` from `position` on, so that it continues from there.
+  // Returns false (and changes nothing) when windowed layers no longer hold what that needs:
+  // going back more than SessionOptions::rollback tokens.
+  bool truncate(int sequence, int position);
   int context_length() const;
+  int max_kv_size() const;  // 0: the full layers are not windowed
   int max_sequences() const;
   const Model& model() const;
 

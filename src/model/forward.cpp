@@ -55,7 +55,7 @@ void ForwardPass::run(const BatchLayout& layout, KvCache& cache, float* logits, 
     backend_.rope(q, config_.num_attention_heads, config_.head_dim, rope_);
     backend_.rope(k, config_.num_key_value_heads, config_.head_dim, rope_);
     AttentionParameters params = attention_;
-    params.window = layer.kind == AttentionKind::sliding ? config_.sliding_window : 0;
+    params.window = cache.window(l);
     params.sinks = a.sinks;
     backend_.attention(q, k, v, cache.layer(l), params, attended);
     backend_.linear(attended, a.o, a.o_bias, delta);

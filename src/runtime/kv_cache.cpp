@@ -8,13 +8,14 @@ namespace {
 constexpr int64_t kInitialFullCapacity = 256;
 }
 
-KvCache::KvCache(Backend& backend, const ModelConfig& config, int slots, int context_length)
-    : backend_(backend), slots_(slots), context_length_(context_length), kv_width_(config.kv_width()) {
+KvCache::KvCache(Backend& backend, const ModelConfig& config, int slots, int context_length, int max_kv_size,
+                 int rollback)
+    : backend_(backend), slots_(slots), context_length_(context_length), rollback_(rollback),
+      bounded_(max_kv_size > 0), kv_width_(config.kv_width()) {
   for (AttentionKind kind : config.layer_types) {
     Layer layer;
-    layer.ring = kind == AttentionKind::sliding;
-    const int64_t capacity = layer.ring ? config.sliding_window : kInitialFullCapacity;
-    resize(layer, std::min<int64_t>(capacity, context_length));
+    layer.window = kind == AttentionKind::sliding ? config.sliding_window : max_kv_size;
+    resize(layer, layer.window > 0 ? layer.window + rollback : std::min<int64_t>(kInitialFullCapacity, context_length));
     layers_.push_back(std::move(layer));
   }
 }
@@ -35,7 +36,7 @@ void KvCache::resize(Layer& layer, int64_t capacity) {
 
 void KvCache::reserve(int64_t end_position) {
   for (Layer& layer : layers_) {
-    if (layer.ring || end_position <= layer.capacity) continue;
+    if (layer.window > 0 || end_position <= layer.capacity) continue;
     resize(layer, std::min<int64_t>(context_length_, std::max(end_position, 2 * layer.capacity)));
   }
 }

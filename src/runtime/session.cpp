@@ -13,20 +13,24 @@ namespace gptoss {
 struct Session::State {
   State(const LoadedModel& m, const SessionOptions& options)
       : model(m),
-        cache(m.backend(), m.config(), options.max_sequences, options.context_length),
+        cache(m.backend(), m.config(), options.max_sequences, options.context_length, options.max_kv_size,
+              options.rollback),
         forward(m.config(), m.device_weights(), m.backend()),
-        positions(static_cast<size_t>(options.max_sequences), 0) {}
+        positions(static_cast<size_t>(options.max_sequences), 0),
+        max_kv_size(options.max_kv_size) {}
 
   const LoadedModel& model;
   KvCache cache;
   ForwardPass forward;
   std::vector<int> positions;
+  int max_kv_size;
   BatchLayout layout;
 };
 
 Session::Session(const Model& model, const SessionOptions& options) {
   if (options.max_sequences <= 0) throw Error("max_sequences must be positive");
   if (options.context_length <= 0) throw Error("context_length must be positive");
+  if (options.max_kv_size < 0 || options.rollback < 0) throw Error("max_kv_size and rollback must not be negative");
   state_ = std::make_unique<State>(loaded(model), options);
 }
 
@@ -34,7 +38,7 @@ Session::~Session() = default;
 
 namespace {
 
-void validate(std::span<const SequenceInput> inputs, const std::vector<int>& positions, int context_length,
+void validate(std::span<const SequenceInput> inputs, const std::vector<int>& positions, const KvCache& cache,
               int vocab) {
   std::set<int> seen;
   for (const SequenceInput& in : inputs) {
@@ -48,10 +52,10 @@ void validate(std::span<const SequenceInput> inputs, const std::vector<int>& pos
         throw Error(who + ": token id " + std::to_string(in.tokens[i]) + " at index " + std::to_string(i) +
                     " is outside the vocabulary (size " + std::to_string(vocab) + ")");
     const int64_t end = positions[static_cast<size_t>(in.sequence)] + static_cast<int64_t>(in.tokens.size());
-    if (end > context_length)
+    if (end > (cache.bounded() ? INT32_MAX : cache.context_length()))
       throw Error(who + ": " + std::to_string(positions[static_cast<size_t>(in.sequence)]) + " cached + " +
                   std::to_string(in.tokens.size()) + " new tokens exceed the context length of " +
-                  std::to_string(context_length));
+                  std::to_string(cache.context_length()));
   }
 }
 
@@ -60,7 +64,7 @@ void validate(std::span<const SequenceInput> inputs, const std::vector<int>& pos
 Logits Session::forward(std::span<const SequenceInput> inputs, HiddenStateObserver* observer) {
   State& s = *state_;
   const ModelConfig& config = s.model.config();
-  validate(inputs, s.positions, s.cache.context_length(), config.vocab_size);
+  validate(inputs, s.positions, s.cache, config.vocab_size);
 
   BatchLayout& layout = s.layout;
   layout = BatchLayout{};
@@ -93,14 +97,27 @@ Logits Session::forward(std::span<const SequenceInput> inputs, HiddenStateObserv
   return logits;
 }
 
-int Session::position(int sequence) const { return state_->positions.at(static_cast<size_t>(sequence)); }
+int Session::position(int sequence) const {
+  if (sequence < 0 || sequence >= max_sequences()) throw Error("sequence " + std::to_string(sequence) + ": no such sequence");
+  return state_->positions[static_cast<size_t>(sequence)];
+}
 
 void Session::reset(int sequence) {
   if (sequence < 0 || sequence >= max_sequences()) throw Error("sequence " + std::to_string(sequence) + ": no such sequence");
   state_->positions[static_cast<size_t>(sequence)] = 0;
 }
 
+bool Session::truncate(int sequence, int position) {
+  const int current = this->position(sequence);
+  if (position < 0 || position > current) throw Error("truncate: position " + std::to_string(position) + " is outside 0.." + std::to_string(current));
+  const bool windowed_layers_hold_it = current - position <= state_->cache.rollback();
+  if (position > 0 && !windowed_layers_hold_it) return false;
+  state_->positions[static_cast<size_t>(sequence)] = position;
+  return true;
+}
+
 int Session::context_length() const { return state_->cache.context_length(); }
+int Session::max_kv_size() const { return state_->max_kv_size; }
 int Session::max_sequences() const { return state_->cache.slots(); }
 const Model& Session::model() const { return state_->model; }
 

@@ -124,6 +124,53 @@ TEST_F(IncrementalTest, FullLayerCacheGrowsPastItsInitialCapacity) {
   EXPECT_LE(test::relative_l2(end.row(0), last_logits(600).row(0), static_cast<size_t>(end.vocab)), 1e-5);
 }
 
+TEST_F(IncrementalTest, MaxKvSizeWindowsTheFullLayersAndRunsPastTheContext) {
+  std::vector<int32_t> tokens(90);
+  for (size_t i = 0; i < tokens.size(); ++i) tokens[i] = static_cast<int32_t>((i * 104729 + 7) % 200000);
+  // All at once (the full layers see a 24-key window inside one chunk) …
+  Session whole(*model_, {.max_sequences = 1, .context_length = 32, .max_kv_size = 24});
+  const SequenceInput all{0, tokens, LogitsWanted::all};
+  const Logits expected = whole.forward({&all, 1});
+  // … equals feeding it in pieces through the 24-slot rings, well past the 32-token context.
+  Session pieces(*model_, {.max_sequences = 1, .context_length = 32, .max_kv_size = 24});
+  size_t at = 0;
+  for (size_t n : {size_t{30}, size_t{1}, size_t{1}, size_t{25}, size_t{33}}) {
+    const SequenceInput in{0, {tokens.data() + at, n}, LogitsWanted::all};
+    const Logits got = pieces.forward({&in, 1});
+    for (size_t i = 0; i < n; ++i)
+      EXPECT_LE(test::relative_l2(got.row(static_cast<int64_t>(i)), expected.row(static_cast<int64_t>(at + i)),
+                                  static_cast<size_t>(got.vocab)), 1e-5)
+          << "position " << at + i;
+    at += n;
+  }
+  // Without max_kv_size the same session would have stopped at 32 tokens.
+  Session bounded(*model_, {.max_sequences = 1, .context_length = 32});
+  EXPECT_THROW(bounded.forward({&all, 1}), Error);
+  // Windowing the full layers changes the result once the window is exceeded.
+  const Logits unbounded = full_pass(tokens);
+  EXPECT_GT(test::relative_l2(expected.row(89), unbounded.row(89), static_cast<size_t>(unbounded.vocab)), 1e-3);
+  EXPECT_LE(test::relative_l2(expected.row(20), unbounded.row(20), static_cast<size_t>(unbounded.vocab)), 1e-5);
+}
+
+TEST_F(IncrementalTest, TruncateGoesBackWithinTheRollback) {
+  const std::vector<int32_t> prompt_tokens = prompt("long");  // 37 tokens: past the 16-token window
+  std::vector<int32_t> branch(prompt_tokens.begin(), prompt_tokens.begin() + 30);
+  branch.insert(branch.end(), {11, 22, 33, 44});
+  const Logits expected = full_pass(branch);
+  Session session(*model_, {.max_sequences = 1, .context_length = 64, .rollback = 8});
+  const SequenceInput in{0, prompt_tokens, LogitsWanted::none};
+  session.forward({&in, 1});
+  EXPECT_FALSE(session.truncate(0, 20));  // 17 back: the rings no longer hold it
+  EXPECT_EQ(session.position(0), 37);
+  ASSERT_TRUE(session.truncate(0, 30));   // 7 back
+  const SequenceInput rest{0, {branch.data() + 30, 4}, LogitsWanted::all};
+  const Logits got = session.forward({&rest, 1});
+  for (int64_t i = 0; i < 4; ++i)
+    EXPECT_LE(test::relative_l2(got.row(i), expected.row(30 + i), static_cast<size_t>(got.vocab)), 1e-5) << i;
+  EXPECT_TRUE(session.truncate(0, 0));
+  EXPECT_THROW(session.truncate(0, 5), Error);
+}
+
 TEST_F(IncrementalTest, ResetStartsTheSequenceOver) {
   const std::vector<int32_t> tokens = prompt("short");
   Session session(*model_, {.max_sequences = 1, .context_length = 8});
