@@ -3,7 +3,8 @@
 # does nothing when everything is already installed.
 set -eu
 PACKAGES="build-essential cmake pkg-config xz-utils
-  nlohmann-json3-dev libcli11-dev libpcre2-dev
+  nlohmann-json3-dev libcli11-dev libpcre2-dev libcurl4-openssl-dev libcpp-httplib-dev
+  pybind11-dev python3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev"
 missing=""

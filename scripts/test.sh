@@ -14,14 +14,17 @@ cmake --build build -j"$jobs"
 (cd build && ctest -j"$jobs" --output-on-failure)
 
 echo "== AddressSanitizer + UndefinedBehaviorSanitizer"
+# The Python module is left out (an ASan-built extension cannot load into an ordinary Python),
+# and so is the full-size 20b-shaped conversion: 2.8 B weights through the code paths the tiny
+# conversions cover too, which under ASan alone would take a quarter of the CI budget.
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGPTOSS_WERROR=ON -DGPTOSS_SANITIZE=ON \
-  -DGPTOSS_BUILD_BENCH=OFF
+  -DGPTOSS_BUILD_BENCH=OFF -DGPTOSS_BUILD_PYTHON=OFF
 cmake --build build-asan -j"$jobs"
-(cd build-asan && ctest -j"$jobs" --output-on-failure)
+(cd build-asan && ctest -j"$jobs" --output-on-failure -E TwentyBShaped)
 
 echo "== libFuzzer targets, ${fuzz_seconds}s each"
 CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGPTOSS_WERROR=ON -DGPTOSS_SANITIZE=ON \
-  -DGPTOSS_BUILD_FUZZ=ON -DGPTOSS_BUILD_TESTS=OFF -DGPTOSS_BUILD_BENCH=OFF
+  -DGPTOSS_BUILD_FUZZ=ON -DGPTOSS_BUILD_TESTS=OFF -DGPTOSS_BUILD_BENCH=OFF -DGPTOSS_BUILD_PYTHON=OFF
 cmake --build build-fuzz -j"$jobs"
 for fuzzer in build-fuzz/fuzz/fuzz_*; do
   name="$(basename "$fuzzer" | sed 's/^fuzz_//')"

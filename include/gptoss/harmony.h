@@ -82,6 +82,9 @@ std::vector<int32_t> render_for_completion(const Tokenizer& tokenizer, const Con
 std::string render_text(const Conversation& conversation, const RenderOptions& options = {});
 std::string render_text_for_completion(const Conversation& conversation, const RenderOptions& options = {});
 
+// Today's local date as "YYYY-MM-DD", for SystemContent::current_date.
+std::string current_date();
+
 // The tokens that end the assistant's turn, where sampling stops: <|return|> and <|call|>. Not
 // <|end|>, which separates the analysis from the final answer within one completion.
 std::vector<int32_t> stop_tokens(const Tokenizer& tokenizer);

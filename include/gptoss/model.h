@@ -33,6 +33,12 @@ struct ModelDescription {
   uint64_t bytes = 0;
 };
 
+class Model;
+// The ids that end a plain-text generation: generation_config.json's eos_token_id when the
+// model directory has one (as mlx_lm and transformers use; gpt-oss: <|return|>, <|endoftext|>,
+// <|call|>), else config.json's.
+std::vector<int32_t> eos_token_ids(const Model& model);
+
 class Model {
  public:
   // Loads the model directory `dir` (config.json + *.safetensors). Throws gptoss::Error.

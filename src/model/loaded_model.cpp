@@ -1,6 +1,7 @@
 #include "model/loaded_model.h"
 
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "gptoss/error.h"
@@ -19,6 +20,25 @@ std::string read_text(const std::filesystem::path& path) {
   return text.str();
 }
 
+std::vector<int32_t> read_eos_token_ids(const std::filesystem::path& generation_config, const ModelConfig& config) {
+  std::vector<int32_t> ids(config.eos_token_ids.begin(), config.eos_token_ids.end());
+  if (!std::filesystem::exists(generation_config)) return ids;
+  nlohmann::json doc;
+  try {
+    doc = nlohmann::json::parse(read_text(generation_config));
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(generation_config.string() + ": not valid JSON: " + e.what());
+  }
+  const auto it = doc.find("eos_token_id");
+  if (it == doc.end() || it->is_null()) return ids;
+  ids.clear();
+  for (const auto& id : it->is_array() ? *it : nlohmann::json::array({*it})) {
+    if (!id.is_number_integer()) throw Error(generation_config.string() + ": key 'eos_token_id' must hold integers");
+    ids.push_back(id.get<int32_t>());
+  }
+  return ids;
+}
+
 }  // namespace
 
 LoadedModel::LoadedModel(const std::filesystem::path& dir, const LoadOptions& options) : dir_(dir) {
@@ -31,9 +51,12 @@ LoadedModel::LoadedModel(const std::filesystem::path& dir, const LoadOptions& op
   host_weights_ = read_gpt_oss_weights(reader, config_, *layout);
   description_ = reader.description();
   description_.checkpoint_format = layout->description();
+  eos_token_ids_ = read_eos_token_ids(dir / "generation_config.json", config_);
   backend_ = make_backend(options.backend, options.threads);
   device_weights_ = backend_->prepare_weights(host_weights_);
 }
+
+std::vector<int32_t> eos_token_ids(const Model& model) { return loaded(model).eos_token_ids(); }
 
 const LoadedModel& loaded(const Model& model) {
   const auto* m = dynamic_cast<const LoadedModel*>(&model);

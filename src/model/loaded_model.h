@@ -20,6 +20,7 @@ class LoadedModel final : public Model {
   ModelDescription describe() const override { return description_; }
 
   Backend& backend() const { return *backend_; }
+  const std::vector<int32_t>& eos_token_ids() const { return eos_token_ids_; }
   const ModelWeights& device_weights() const { return device_weights_; }
 
  private:
@@ -31,6 +32,7 @@ class LoadedModel final : public Model {
   ModelDescription description_;
   std::unique_ptr<Backend> backend_;
   ModelWeights device_weights_;
+  std::vector<int32_t> eos_token_ids_;
 };
 
 const LoadedModel& loaded(const Model& model);

@@ -1,5 +1,6 @@
 // Conversation → prompt, following openai/harmony's renderer (src/encoding.rs) rule for rule:
 // gpt-oss-model.md §4.2–4.5 and the worked examples of §4.7.
+#include <ctime>
 #include <optional>
 
 #include "gptoss/error.h"
@@ -210,6 +211,15 @@ std::string render_text_for_completion(const Conversation& conversation, const R
 
 std::vector<int32_t> stop_tokens(const Tokenizer& tokenizer) {
   return {control_token(tokenizer, kReturn), control_token(tokenizer, kCall)};
+}
+
+std::string current_date() {
+  const std::time_t now = std::time(nullptr);
+  std::tm local{};
+  localtime_r(&now, &local);
+  char text[16];
+  std::strftime(text, sizeof text, "%Y-%m-%d", &local);
+  return text;
 }
 
 }  // namespace gptoss::harmony

@@ -9,6 +9,7 @@
 #include "gptoss/gptoss.h"
 #include "tools/progress.h"
 #include "tools/tool.h"
+#include "tools/model_directory.h"
 
 namespace gptoss::tools {
 
@@ -76,7 +77,7 @@ std::pair<double, double> mean_std(const std::vector<double>& v) {
 void run(const BenchArgs& a) {
   if (a.prompt < 1 || a.generate < 0 || a.repetitions < 1) throw gptoss::Error("bench: -p ≥ 1, -n ≥ 0 and -r ≥ 1 please");
   const auto load_start = Clock::now();
-  const auto model = Model::load(a.model, {.backend = "cpu", .threads = a.threads});
+  const auto model = Model::load(model_directory(a.model), {.backend = "cpu", .threads = a.threads});
   const double load_seconds = seconds_since(load_start);
   std::mt19937 rng(1234);
   std::vector<double> prefill, decode, ttft;
@@ -113,7 +114,7 @@ void run(const BenchArgs& a) {
 void add_bench_command(CLI::App& app) {
   auto a = std::make_shared<BenchArgs>();
   CLI::App* cmd = app.add_subcommand("bench", "Measure load time, prompt and decode speed, and peak memory");
-  cmd->add_option("-m,--model", a->model, "Model directory")->required();
+  cmd->add_option("-m,--model", a->model, "Model directory or Hugging Face repo id")->required();
   cmd->add_option("-p,--n-prompt", a->prompt, "Prompt tokens")->capture_default_str();
   cmd->add_option("-n,--n-gen", a->generate, "Generated tokens")->capture_default_str();
   cmd->add_option("-r,--repetitions", a->repetitions, "Repetitions (mean ± standard deviation)")->capture_default_str();

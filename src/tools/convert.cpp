@@ -6,6 +6,7 @@
 #include "gptoss/error.h"
 #include "tools/progress.h"
 #include "tools/tool.h"
+#include "tools/model_directory.h"
 
 namespace gptoss::tools {
 
@@ -28,7 +29,7 @@ void run(ConvertArgs& a) {
   };
   a.options.progress = [&](uint64_t done, uint64_t total) { bar.update(done, total); };
   const auto start = std::chrono::steady_clock::now();
-  const ConvertSummary s = convert_to_mlx(a.hf_path, a.mlx_path, a.options);
+  const ConvertSummary s = convert_to_mlx(model_directory(a.hf_path), a.mlx_path, a.options);
   bar.finish();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf("wrote %s: %.3f GB, %.3f B parameters; modules: %d affine, %d mxfp4, %d unquantized\n",
@@ -42,7 +43,7 @@ void run(ConvertArgs& a) {
 void add_convert_command(CLI::App& app) {
   auto a = std::make_shared<ConvertArgs>();
   CLI::App* cmd = app.add_subcommand("convert", "Convert a Hugging Face gpt-oss checkpoint to the MLX layout (optionally quantized)");
-  cmd->add_option("--hf-path,--model", a->hf_path, "Source model directory")->required();
+  cmd->add_option("--hf-path,--model", a->hf_path, "Source model directory or Hugging Face repo id")->required();
   cmd->add_option("--mlx-path", a->mlx_path, "Output directory (must not exist)")->capture_default_str();
   cmd->add_flag("-q,--quantize", a->options.quantize, "Quantize with MLX affine quantization");
   cmd->add_option("--q-bits", a->options.bits, "Bits per weight: 2, 3, 4, 5, 6 or 8")->capture_default_str();

@@ -4,6 +4,7 @@
 
 #include "gptoss/gptoss.h"
 #include "tools/tool.h"
+#include "tools/model_directory.h"
 
 namespace gptoss::tools {
 
@@ -39,7 +40,7 @@ void print_config(const ModelConfig& c) {
 }
 
 void run(const std::string& dir) {
-  const auto model = Model::load(dir);
+  const auto model = Model::load(model_directory(dir));
   print_config(model->config());
   const ModelDescription d = model->describe();
   std::printf("\ncheckpoint: %s\n", d.checkpoint_format.c_str());
@@ -57,7 +58,7 @@ void run(const std::string& dir) {
 void add_info_command(CLI::App& app) {
   auto dir = std::make_shared<std::string>();
   CLI::App* cmd = app.add_subcommand("info", "Print a model's configuration, tensor formats and size");
-  cmd->add_option("-m,--model", *dir, "Model directory")->required();
+  cmd->add_option("-m,--model", *dir, "Model directory or Hugging Face repo id")->required();
   cmd->callback([dir] { run(*dir); });
 }
 

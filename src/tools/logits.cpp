@@ -6,6 +6,7 @@
 #include "gptoss/gptoss.h"
 #include "io/safetensors_writer.h"
 #include "tools/tool.h"
+#include "tools/model_directory.h"
 
 namespace gptoss::tools {
 
@@ -31,7 +32,7 @@ void print_top5(const Logits& logits) {
 
 void run(const LogitsOptions& o) {
   const std::vector<int32_t> tokens = parse_token_list(o.tokens);
-  const auto model = Model::load(o.model, {.backend = "cpu", .threads = o.threads});
+  const auto model = Model::load(model_directory(o.model), {.backend = "cpu", .threads = o.threads});
   const int context = o.context > 0 ? o.context : static_cast<int>(tokens.size());
   Session session(*model, {.max_sequences = 1, .context_length = context});
   const SequenceInput input{0, tokens, o.out.empty() ? LogitsWanted::last : LogitsWanted::all};
@@ -52,7 +53,7 @@ void run(const LogitsOptions& o) {
 void add_logits_command(CLI::App& app) {
   auto options = std::make_shared<LogitsOptions>();
   CLI::App* cmd = app.add_subcommand("logits", "Print or save the logits of a token sequence");
-  cmd->add_option("-m,--model", options->model, "Model directory")->required();
+  cmd->add_option("-m,--model", options->model, "Model directory or Hugging Face repo id")->required();
   cmd->add_option("--tokens", options->tokens, "Comma-separated token ids, e.g. 1,2,3")->required();
   cmd->add_option("--out", options->out, "Write all positions' logits [T, vocab] as tensor 'logits' here");
   cmd->add_option("-c,--ctx", options->context, "Context length to reserve (default: the number of tokens)");

@@ -10,7 +10,9 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "gptoss 0.1.0");
   gptoss::tools::add_bench_command(app);
+  gptoss::tools::add_chat_command(app);
   gptoss::tools::add_convert_command(app);
+  gptoss::tools::add_generate_command(app);
   gptoss::tools::add_info_command(app);
   gptoss::tools::add_logits_command(app);
   gptoss::tools::add_synth_command(app);

@@ -1,0 +1,75 @@
+#include "generation.h"
+
+#include <sys/resource.h>
+
+#include "gptoss/error.h"
+
+namespace gptoss::python {
+
+namespace {
+
+double peak_memory_gb() {
+  struct rusage usage {};
+  ::getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_maxrss) * 1024.0 / 1e9;
+}
+
+bool ends_with_assistant_start(const Tokenizer& tokenizer, const std::vector<int32_t>& prompt) {
+  const auto start = tokenizer.special_token("<|start|>");
+  const std::vector<int32_t> assistant = tokenizer.encode("assistant", false);
+  if (!start || prompt.size() < assistant.size() + 1) return false;
+  return prompt[prompt.size() - assistant.size() - 1] == *start &&
+         std::equal(assistant.begin(), assistant.end(), prompt.end() - static_cast<ptrdiff_t>(assistant.size()));
+}
+
+}  // namespace
+
+Generation::Generation(const Model& model, const Tokenizer& tokenizer, std::vector<int32_t> prompt,
+                       const GenerationOptions& options, int max_kv_size)
+    : tokenizer_(tokenizer), prompt_(std::move(prompt)), harmony_(ends_with_assistant_start(tokenizer, prompt_)) {
+  GenerationOptions o = options;
+  o.sample_vocab_size = tokenizer.vocab_size();
+  if (o.stop_tokens.empty()) o.stop_tokens = harmony_ ? harmony::stop_tokens(tokenizer) : eos_token_ids(model);
+  session_ = std::make_unique<Session>(model, SessionOptions{.max_sequences = 1,
+                                                             .context_length = model.config().max_position_embeddings,
+                                                             .max_kv_size = max_kv_size});
+  generator_ = std::make_unique<Generator>(*session_, o);
+  stream_ = std::make_unique<TextStream>(tokenizer, harmony_);
+}
+
+std::optional<GenerationResponse> Generation::next() {
+  if (done_) return std::nullopt;
+  if (!started_) {
+    generator_->start(prompt_);
+    started_ = true;
+  }
+  const auto token = generator_->next();
+  if (!token) {
+    done_ = true;
+    return std::nullopt;
+  }
+  const TextStream::Delta delta = stream_->feed(*token);
+  GenerationResponse r;
+  r.text = delta.text;
+  r.channel = delta.channel;
+  r.token = *token;
+  const GenerationStats& s = generator_->stats();
+  r.prompt_tokens = s.prompt_tokens;
+  r.prompt_tps = s.prompt_tps();
+  r.generation_tokens = s.generation_tokens;
+  r.generation_tps = s.generation_tps();
+  r.peak_memory = peak_memory_gb();
+  if (generator_->finish_reason() != FinishReason::none) {
+    r.finish_reason = finish_reason_name(generator_->finish_reason());
+    const TextStream::Delta tail = stream_->finish();
+    if (tail.fell_back) {  // harmony never started: the whole output, as plain text
+      r.text = tail.text;
+      r.channel.clear();
+    } else {
+      r.text += tail.text;
+    }
+  }
+  return r;
+}
+
+}  // namespace gptoss::python

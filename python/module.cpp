@@ -1,0 +1,218 @@
+// The `gptoss` Python module: the mlx_lm API (load, generate, stream_generate, make_sampler,
+// tokenizer.apply_chat_template) over gptoss.cpp. Model work runs without the GIL.
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+#include <pybind11/stl/filesystem.h>
+
+#include <cstdio>
+
+#include "chat_template.h"
+#include "generation.h"
+#include "gptoss/gptoss.h"
+#include "gptoss/hub.h"
+
+namespace py = pybind11;
+using namespace gptoss;
+
+namespace {
+
+// Keeps the model alive for as long as the tokenizer or a generation refers to it.
+struct PyModel {
+  std::shared_ptr<Model> model;
+};
+struct PyTokenizer {
+  std::shared_ptr<Tokenizer> tokenizer;
+};
+
+std::vector<int32_t> prompt_ids(const PyTokenizer& t, const py::object& prompt) {
+  if (py::isinstance<py::str>(prompt)) return t.tokenizer->encode(prompt.cast<std::string>(), true);
+  return prompt.cast<std::vector<int32_t>>();
+}
+
+GenerationOptions options_from(int max_tokens, const py::object& sampler, const py::kwargs& kwargs) {
+  GenerationOptions o;
+  o.max_tokens = max_tokens;
+  if (!sampler.is_none()) o.sampler = sampler.cast<SamplerOptions>();
+  for (const auto& [key, value] : kwargs) {
+    const std::string k = py::str(key);
+    if (k == "temp") o.sampler.temperature = value.cast<float>();
+    else if (k == "top_p") o.sampler.top_p = value.cast<float>();
+    else if (k == "min_p") o.sampler.min_p = value.cast<float>();
+    else if (k == "top_k") o.sampler.top_k = value.cast<int>();
+    else if (k == "seed") o.sampler.seed = value.is_none() ? std::nullopt : std::optional(value.cast<uint64_t>());
+    else if (k == "repetition_penalty") o.sampler.repetition_penalty = value.is_none() ? 0.f : value.cast<float>();
+    else if (k == "repetition_context_size") o.sampler.repetition_context_size = value.cast<int>();
+    else if (k == "presence_penalty") o.sampler.presence_penalty = value.cast<float>();
+    else if (k == "frequency_penalty") o.sampler.frequency_penalty = value.cast<float>();
+    else if (k == "logit_bias") {
+      if (!value.is_none())
+        for (const auto& [id, bias] : value.cast<py::dict>()) o.sampler.logit_bias.emplace_back(id.cast<int32_t>(), bias.cast<float>());
+    } else if (k == "prefill_step_size") o.prefill_step_size = value.cast<int>();
+    else throw py::type_error("unexpected keyword argument '" + k + "'");
+  }
+  return o;
+}
+
+struct PyGeneration {
+  std::shared_ptr<Model> model;          // kept alive
+  std::shared_ptr<Tokenizer> tokenizer;  // kept alive
+  std::unique_ptr<python::Generation> generation;
+};
+
+PyGeneration start(const PyModel& m, const PyTokenizer& t, const py::object& prompt, int max_tokens,
+                   const py::object& max_kv_size, const py::object& sampler, const py::kwargs& kwargs) {
+  PyGeneration g{m.model, t.tokenizer, nullptr};
+  g.generation = std::make_unique<python::Generation>(*m.model, *t.tokenizer, prompt_ids(t, prompt),
+                                                      options_from(max_tokens, sampler, kwargs),
+                                                      max_kv_size.is_none() ? 0 : max_kv_size.cast<int>());
+  return g;
+}
+
+}  // namespace
+
+PYBIND11_MODULE(gptoss, m) {
+  m.doc() = "gptoss.cpp: run OpenAI gpt-oss models (Hugging Face and MLX checkpoints), with mlx_lm's API";
+  py::register_exception<Error>(m, "Error", PyExc_RuntimeError);
+
+  py::class_<PyModel>(m, "Model")
+      .def_property_readonly("num_layers", [](const PyModel& self) { return self.model->config().num_layers; })
+      .def_property_readonly("vocab_size", [](const PyModel& self) { return self.model->config().vocab_size; })
+      .def("__repr__", [](const PyModel& self) {
+        return "<gptoss.Model " + self.model->directory().string() + ": " + self.model->describe().checkpoint_format + ">";
+      });
+
+  py::class_<PyTokenizer>(m, "Tokenizer")
+      .def("encode", [](const PyTokenizer& self, const std::string& text, bool allow_special) {
+             return self.tokenizer->encode(text, allow_special);
+           }, py::arg("text"), py::arg("allow_special") = true)
+      .def("decode", [](const PyTokenizer& self, const std::vector<int32_t>& ids) {
+             const std::string bytes = self.tokenizer->decode(ids);
+             return py::reinterpret_steal<py::str>(PyUnicode_DecodeUTF8(bytes.data(), static_cast<Py_ssize_t>(bytes.size()), "replace"));
+           }, py::arg("ids"))
+      .def_property_readonly("vocab_size", [](const PyTokenizer& self) { return self.tokenizer->vocab_size(); })
+      .def_property_readonly("eos_token_ids", [](const PyTokenizer& self) { return harmony::stop_tokens(*self.tokenizer); })
+      .def("apply_chat_template",
+           [](const PyTokenizer& self, const py::list& messages, bool add_generation_prompt, bool tokenize,
+              const py::object& tools, const std::string& reasoning_effort, const py::object& model_identity,
+              const py::object& date) -> py::object {
+             const harmony::Conversation c =
+                 python::conversation_from_messages(messages, tools, reasoning_effort, model_identity, date);
+             if (tokenize)
+               return py::cast(add_generation_prompt ? harmony::render_for_completion(*self.tokenizer, c)
+                                                     : harmony::render(*self.tokenizer, c));
+             return py::cast(add_generation_prompt ? harmony::render_text_for_completion(c) : harmony::render_text(c));
+           },
+           py::arg("messages"), py::arg("add_generation_prompt") = false, py::arg("tokenize") = true,
+           py::arg("tools") = py::none(), py::arg("reasoning_effort") = "medium", py::arg("model_identity") = py::none(),
+           py::arg("date") = py::none(),
+           "Renders messages ({'role', 'content', 'thinking', 'tool_calls', 'name'} dicts) in harmony format, "
+           "like Hugging Face's apply_chat_template for gpt-oss; token ids unless tokenize=False.");
+
+  m.def("load", [](const std::string& path_or_repo, int threads) {
+          std::filesystem::path dir;
+          {
+            py::gil_scoped_release release;
+            dir = resolve_model(path_or_repo, {});
+          }
+          PyModel model;
+          PyTokenizer tokenizer;
+          {
+            py::gil_scoped_release release;
+            model.model = Model::load(dir, {.backend = "cpu", .threads = threads});
+            tokenizer.tokenizer = std::make_shared<Tokenizer>(Tokenizer::load(dir));
+          }
+          return py::make_tuple(model, tokenizer);
+        },
+        py::arg("path_or_hf_repo"), py::arg("threads") = 0,
+        "Loads a model directory or Hugging Face repo id (from the local cache, downloading if needed): "
+        "returns (model, tokenizer).");
+
+  py::class_<SamplerOptions>(m, "Sampler")
+      .def_readwrite("temp", &SamplerOptions::temperature)
+      .def_readwrite("top_p", &SamplerOptions::top_p)
+      .def_readwrite("min_p", &SamplerOptions::min_p)
+      .def_readwrite("top_k", &SamplerOptions::top_k)
+      .def_readwrite("seed", &SamplerOptions::seed);
+  m.def("make_sampler", [](float temp, float top_p, float min_p, int min_tokens_to_keep, int top_k,
+                           std::optional<uint64_t> seed) {
+          SamplerOptions s;
+          s.temperature = temp;
+          s.top_p = top_p;
+          s.min_p = min_p;
+          s.min_tokens_to_keep = min_tokens_to_keep;
+          s.top_k = top_k;
+          s.seed = seed;
+          return s;
+        },
+        py::arg("temp") = 0.0f, py::arg("top_p") = 0.0f, py::arg("min_p") = 0.0f, py::arg("min_tokens_to_keep") = 1,
+        py::arg("top_k") = 0, py::arg("seed") = py::none(), "Sampling settings, as mlx_lm.sample_utils.make_sampler.");
+
+  py::class_<python::GenerationResponse>(m, "GenerationResponse")
+      .def_readonly("text", &python::GenerationResponse::text)
+      .def_readonly("channel", &python::GenerationResponse::channel)
+      .def_readonly("token", &python::GenerationResponse::token)
+      .def_readonly("prompt_tokens", &python::GenerationResponse::prompt_tokens)
+      .def_readonly("prompt_tps", &python::GenerationResponse::prompt_tps)
+      .def_readonly("generation_tokens", &python::GenerationResponse::generation_tokens)
+      .def_readonly("generation_tps", &python::GenerationResponse::generation_tps)
+      .def_readonly("peak_memory", &python::GenerationResponse::peak_memory)
+      .def_readonly("finish_reason", &python::GenerationResponse::finish_reason);
+
+  py::class_<PyGeneration>(m, "_Generation")
+      .def("__iter__", [](PyGeneration& self) -> PyGeneration& { return self; })
+      .def("__next__", [](PyGeneration& self) {
+        std::optional<python::GenerationResponse> r;
+        {
+          py::gil_scoped_release release;
+          r = self.generation->next();
+        }
+        if (!r) throw py::stop_iteration();
+        return *r;
+      });
+
+  m.def("stream_generate", &start, py::arg("model"), py::arg("tokenizer"), py::arg("prompt"), py::arg("max_tokens") = 256,
+        py::arg("max_kv_size") = py::none(), py::arg("sampler") = py::none(),
+        "Yields a GenerationResponse per generated token (text deltas; a harmony prompt's output by channel).");
+
+  m.def("generate",
+        [](const PyModel& model, const PyTokenizer& tokenizer, const py::object& prompt, bool verbose, int max_tokens,
+           const py::object& max_kv_size, const py::object& sampler, const py::kwargs& kwargs) {
+          PyGeneration g = start(model, tokenizer, prompt, max_tokens, max_kv_size, sampler, kwargs);
+          std::string text;
+          python::GenerationResponse last;
+          if (verbose) py::print("==========");
+          for (;;) {
+            std::optional<python::GenerationResponse> r;
+            {
+              py::gil_scoped_release release;
+              r = g.generation->next();
+            }
+            if (!r) break;
+            // A harmony completion answers on the final channel; plain text counts whole.
+            if (r->channel.empty() || r->channel == "final") {
+              text += r->text;
+              if (verbose) py::print(r->text, py::arg("end") = "", py::arg("flush") = true);
+            }
+            last = *r;
+            if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+          }
+          if (verbose) {
+            py::print();
+            py::print("==========");
+            char line[128];
+            std::snprintf(line, sizeof line, "Prompt: %d tokens, %.3f tokens-per-sec", last.prompt_tokens, last.prompt_tps);
+            py::print(line);
+            std::snprintf(line, sizeof line, "Generation: %d tokens, %.3f tokens-per-sec", last.generation_tokens,
+                          last.generation_tps);
+            py::print(line);
+            std::snprintf(line, sizeof line, "Peak memory: %.3f GB", last.peak_memory);
+            py::print(line);
+          }
+          return text;
+        },
+        py::arg("model"), py::arg("tokenizer"), py::arg("prompt"), py::arg("verbose") = false, py::arg("max_tokens") = 256,
+        py::arg("max_kv_size") = py::none(), py::arg("sampler") = py::none(),
+        "Generates and returns the text (a harmony prompt's final-channel answer). Keyword arguments: temp, top_p, "
+        "min_p, top_k, seed, repetition_penalty, repetition_context_size, presence_penalty, frequency_penalty, "
+        "logit_bias ({id: bias}), prefill_step_size.");
+}

@@ -1,0 +1,107 @@
+// `gptoss generate` end to end on the tiny model: streaming output and mlx_lm's statistics,
+// stop tokens, --max-kv-size keeping memory bounded, the context limit, prompts from stdin.
+#include <gtest/gtest.h>
+
+#include <regex>
+
+#include "support/test_support.h"
+
+namespace gptoss {
+namespace {
+
+using test::expect_one_line_error;
+using test::quoted;
+using test::run_cli;
+
+std::string generate(const std::string& args) { return "generate -m " + quoted(test::tiny_model_dir()) + " " + args; }
+
+double peak_memory(const std::string& out) {
+  std::smatch m;
+  EXPECT_TRUE(std::regex_search(out, m, std::regex("Peak memory: ([0-9.]+) GB"))) << out;
+  return m.empty() ? 0 : std::stod(m[1]);
+}
+
+TEST(Generate, StreamsTextThenPrintsMlxLmStatistics) {
+  const auto r = run_cli(generate("--prompt 'Explain the Chudnovsky algorithm' --max-tokens 40"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("==========\n", 0), 0u) << r.out;
+  EXPECT_TRUE(std::regex_search(r.out, std::regex("\n==========\nPrompt: [0-9]+ tokens, [0-9.]+ tokens-per-sec\n"
+                                                  "Generation: 40 tokens, [0-9.]+ tokens-per-sec\n"
+                                                  "Time to first token: [0-9.]+ s\nPeak memory: [0-9.]+ GB\n$")))
+      << r.out;
+  // The random weights do not answer in harmony: the text is shown plainly, with a note.
+  EXPECT_NE(r.err.find("does not follow the harmony format"), std::string::npos) << r.err;
+}
+
+TEST(Generate, VerboseFalsePrintsOnlyTheText) {
+  const auto r = run_cli(generate("--prompt-tokens 976,4853,19705,68347 --max-tokens 5 --verbose false"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.find("=========="), std::string::npos);
+  EXPECT_EQ(r.out.find("Prompt:"), std::string::npos);
+  EXPECT_FALSE(r.out.empty());
+}
+
+TEST(Generate, PromptFromStandardInputEqualsTheSamePromptAsAFlag) {
+  test::TempDir dir;
+  test::write_file(dir / "prompt.txt", "The quick brown fox");
+  const auto a = run_cli(generate("--raw --prompt 'The quick brown fox' --max-tokens 6 --verbose false"));
+  const auto b = run_cli(generate("--raw --prompt - --max-tokens 6 --verbose false < " + quoted(dir / "prompt.txt")));
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  EXPECT_EQ(a.out, b.out);
+}
+
+TEST(Generate, StopsAtAStopToken) {
+  // Biasing <|return|> far above everything makes it the first token: the answer is empty.
+  const auto raw = run_cli(generate("--raw --prompt Hi --logit-bias 200002:1000 --max-tokens 50"));
+  ASSERT_EQ(raw.exit_code, 0) << raw.err;
+  EXPECT_NE(raw.out.find("Generation: 1 tokens"), std::string::npos) << raw.out;
+  EXPECT_EQ(raw.out.find("<|return|>"), std::string::npos) << raw.out;
+  // In chat form <|call|> stops too; <|end|> does not (it separates analysis from the answer).
+  const auto call = run_cli(generate("--prompt Hi --logit-bias 200012:1000 --max-tokens 50"));
+  EXPECT_NE(call.out.find("Generation: 1 tokens"), std::string::npos) << call.out;
+  const auto end = run_cli(generate("--prompt Hi --logit-bias 200007:1000 --max-tokens 7"));
+  EXPECT_NE(end.out.find("Generation: 7 tokens"), std::string::npos) << end.out;
+}
+
+TEST(Generate, SeedReproducesAndTemperatureZeroIsGreedy) {
+  const auto a = run_cli(generate("--raw --prompt Hi --temp 0.9 --top-p 0.95 --seed 5 --max-tokens 8 --verbose false"));
+  const auto b = run_cli(generate("--raw --prompt Hi --temp 0.9 --top-p 0.95 --seed 5 --max-tokens 8 --verbose false"));
+  EXPECT_EQ(a.out, b.out);
+  const auto greedy = run_cli(generate("--raw --prompt Hi --max-tokens 8 --verbose false"));
+  const auto top1 = run_cli(generate("--raw --prompt Hi --temp 1 --top-k 1 --seed 9 --max-tokens 8 --verbose false"));
+  EXPECT_EQ(greedy.out, top1.out);
+}
+
+TEST(Generate, ContextLimitIsAClearMessageAndMaxKvSizeRunsPastIt) {
+  const auto full = run_cli(generate("--raw --prompt Hi --ctx 24 --max-tokens 100"));
+  ASSERT_EQ(full.exit_code, 0) << full.err;
+  EXPECT_NE(full.err.find("stopped: the context of 24 tokens is full"), std::string::npos) << full.err;
+  const auto bounded = run_cli(generate("--raw --prompt Hi --ctx 24 --max-kv-size 16 --max-tokens 100"));
+  EXPECT_NE(bounded.out.find("Generation: 100 tokens"), std::string::npos) << bounded.out;
+  expect_one_line_error(run_cli(generate("--raw --prompt 'a b c d e f g h i j' --ctx 4")), {"exceed the context length of 4"});
+}
+
+TEST(Generate, MaxKvSizeKeepsLongRunsBoundedInMemory) {
+  // 8,000 tokens grow the two full-attention layers' caches to 8,192 positions (16 MB, of which
+  // the first few MB reuse memory the tokenizer's loading freed) unless --max-kv-size bounds
+  // them; the ring of 64 keeps memory where a 300-token run has it.
+  const auto shortrun = run_cli(generate("--raw --prompt Hi --max-kv-size 64 --max-tokens 300"));
+  const auto bounded = run_cli(generate("--raw --prompt Hi --max-kv-size 64 --max-tokens 8000"));
+  const auto unbounded = run_cli(generate("--raw --prompt Hi --max-tokens 8000"));
+  ASSERT_EQ(bounded.exit_code, 0) << bounded.err;
+  ASSERT_EQ(unbounded.exit_code, 0) << unbounded.err;
+  EXPECT_NE(bounded.out.find("Generation: 8000 tokens"), std::string::npos) << bounded.out;
+  EXPECT_LT(peak_memory(bounded.out) - peak_memory(shortrun.out), 0.003);
+  EXPECT_GT(peak_memory(unbounded.out) - peak_memory(bounded.out), 0.008);
+}
+
+TEST(Generate, BadFlagsAreOneLineErrors) {
+  expect_one_line_error(run_cli(generate("--prompt Hi --reasoning-effort extreme")), {"--reasoning-effort", "extreme"});
+  expect_one_line_error(run_cli(generate("--prompt Hi --logit-bias 5")), {"5"});
+  expect_one_line_error(run_cli(generate("--prompt Hi --verbose maybe")), {"--verbose", "maybe"});
+  expect_one_line_error(run_cli(generate("")), {"--prompt"});
+  expect_one_line_error(run_cli("generate -m " + quoted(test::test_data_dir() / "nowhere") + " --prompt Hi"), {"nowhere"});
+}
+
+}  // namespace
+}  // namespace gptoss
