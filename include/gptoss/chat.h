@@ -48,7 +48,6 @@ class Chat {
   int reused_tokens() const { return reused_; }  // cached tokens the latest question did not recompute
 
  private:
-  const Model& model_;
   const Tokenizer& tokenizer_;
   ChatOptions options_;
   Session session_;

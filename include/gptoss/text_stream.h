@@ -35,7 +35,6 @@ class TextStream {
   const std::vector<harmony::Message>& messages() const { return parser_.messages(); }
 
  private:
-  const Tokenizer& tokenizer_;
   bool harmony_;
   harmony::Parser parser_;
   StreamingDecoder decoder_;

@@ -5,8 +5,7 @@
 namespace gptoss {
 
 Chat::Chat(const Model& model, const Tokenizer& tokenizer, ChatOptions options)
-    : model_(model),
-      tokenizer_(tokenizer),
+    : tokenizer_(tokenizer),
       options_(std::move(options)),
       session_(model, {.max_sequences = 1,
                        .context_length = model.config().max_position_embeddings,

@@ -3,7 +3,7 @@
 namespace gptoss {
 
 TextStream::TextStream(const Tokenizer& tokenizer, bool harmony)
-    : tokenizer_(tokenizer), harmony_(harmony), parser_(tokenizer), decoder_(tokenizer) {}
+    : harmony_(harmony), parser_(tokenizer), decoder_(tokenizer) {}
 
 namespace {
 // A harmony header ("<|channel|>commentary to=functions.get_weather <|constrain|>json") is a
