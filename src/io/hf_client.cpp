@@ -95,6 +95,19 @@ struct HubClient::FileMetadata {
   uint64_t size = 0;
 };
 
+RepoRevision parse_repo_revision(const std::string& url, std::string_view body) {
+  RepoRevision result;
+  try {
+    const auto doc = nlohmann::json::parse(body);
+    result.commit = doc.at("sha").get<std::string>();
+    for (const auto& sibling : doc.at("siblings")) result.files.push_back(sibling.at("rfilename").get<std::string>());
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(url + ": not the Hub's answer: " + e.what());
+  }
+  if (!is_commit_hash(result.commit)) throw Error(url + ": 'sha' is not a commit hash: '" + result.commit + "'");
+  return result;
+}
+
 HubClient::HubClient(std::string endpoint, std::string token, Progress progress)
     : endpoint_(std::move(endpoint)), token_(std::move(token)), progress_(std::move(progress)) {}
 
@@ -107,16 +120,7 @@ RepoRevision HubClient::revision(const std::string& repo_id, const std::string& 
   const std::string url = endpoint_ + "/api/models/" + repo_id + "/revision/" + url_escape(revision, false);
   const HttpResponse r = http_get({url, headers_for(url), true});
   if (!success(r)) throw_hub_error(url, r, !headers_for(url).empty());
-  RepoRevision result;
-  try {
-    const auto doc = nlohmann::json::parse(r.body);
-    result.commit = doc.at("sha").get<std::string>();
-    for (const auto& sibling : doc.at("siblings")) result.files.push_back(sibling.at("rfilename").get<std::string>());
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(url + ": not the Hub's answer: " + e.what());
-  }
-  if (!is_commit_hash(result.commit)) throw Error(url + ": 'sha' is not a commit hash: '" + result.commit + "'");
-  return result;
+  return parse_repo_revision(url, r.body);
 }
 
 HubClient::FileMetadata HubClient::metadata(const std::string& url) const {

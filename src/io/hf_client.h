@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "io/hf_cache.h"
@@ -17,6 +18,9 @@ struct RepoRevision {
   std::string commit;              // "sha"
   std::vector<std::string> files;  // "siblings"[].rfilename, paths in the repo
 };
+
+// The Hub's answer to a revision request; throws gptoss::Error naming `url` when it is not one.
+RepoRevision parse_repo_revision(const std::string& url, std::string_view body);
 
 class HubClient {
  public:
