@@ -19,9 +19,7 @@ std::string get_string(const py::dict& d, const char* key, const std::string& fa
 }
 
 harmony::ReasoningEffort effort(const std::string& name) {
-  if (name == "low") return harmony::ReasoningEffort::low;
-  if (name == "medium") return harmony::ReasoningEffort::medium;
-  if (name == "high") return harmony::ReasoningEffort::high;
+  if (const auto parsed = harmony::parse_reasoning_effort(name)) return *parsed;
   throw Error("reasoning_effort: '" + name + "' (use low, medium or high)");
 }
 

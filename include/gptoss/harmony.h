@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -81,6 +82,9 @@ std::vector<int32_t> render_for_completion(const Tokenizer& tokenizer, const Con
 // The text of render() and render_for_completion(), control tokens written out.
 std::string render_text(const Conversation& conversation, const RenderOptions& options = {});
 std::string render_text_for_completion(const Conversation& conversation, const RenderOptions& options = {});
+
+// "low", "medium" or "high" (the system message's "Reasoning:" line); nothing for other names.
+std::optional<ReasoningEffort> parse_reasoning_effort(std::string_view name);
 
 // Today's local date as "YYYY-MM-DD", for SystemContent::current_date.
 std::string current_date();

@@ -213,6 +213,12 @@ std::vector<int32_t> stop_tokens(const Tokenizer& tokenizer) {
   return {control_token(tokenizer, kReturn), control_token(tokenizer, kCall)};
 }
 
+std::optional<ReasoningEffort> parse_reasoning_effort(std::string_view name) {
+  for (const ReasoningEffort effort : {ReasoningEffort::low, ReasoningEffort::medium, ReasoningEffort::high})
+    if (name == effort_name(effort)) return effort;
+  return std::nullopt;
+}
+
 std::string current_date() {
   const std::time_t now = std::time(nullptr);
   std::tm local{};

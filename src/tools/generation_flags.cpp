@@ -38,9 +38,7 @@ void add_generation_flags(CLI::App* cmd, GenerationFlags& f, int default_max_tok
 }
 
 harmony::ReasoningEffort reasoning_effort(const std::string& name) {
-  if (name == "low") return harmony::ReasoningEffort::low;
-  if (name == "medium") return harmony::ReasoningEffort::medium;
-  if (name == "high") return harmony::ReasoningEffort::high;
+  if (const auto effort = harmony::parse_reasoning_effort(name)) return *effort;
   throw Error("--reasoning-effort: '" + name + "' (use low, medium or high)");
 }
 
