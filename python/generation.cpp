@@ -1,18 +1,11 @@
 #include "generation.h"
 
-#include <sys/resource.h>
-
 #include "gptoss/error.h"
+#include "runtime/peak_memory.h"
 
 namespace gptoss::python {
 
 namespace {
-
-double peak_memory_gb() {
-  struct rusage usage {};
-  ::getrusage(RUSAGE_SELF, &usage);
-  return static_cast<double>(usage.ru_maxrss) * 1024.0 / 1e9;
-}
 
 bool ends_with_assistant_start(const Tokenizer& tokenizer, const std::vector<int32_t>& prompt) {
   const auto start = tokenizer.special_token("<|start|>");
@@ -58,7 +51,7 @@ std::optional<GenerationResponse> Generation::next() {
   r.prompt_tps = s.prompt_tps();
   r.generation_tokens = s.generation_tokens;
   r.generation_tps = s.generation_tps();
-  r.peak_memory = peak_memory_gb();
+  r.peak_memory = peak_resident_gb();
   if (generator_->finish_reason() != FinishReason::none) {
     r.finish_reason = finish_reason_name(generator_->finish_reason());
     const TextStream::Delta tail = stream_->finish();

@@ -7,9 +7,9 @@
 #include <random>
 
 #include "gptoss/gptoss.h"
-#include "tools/progress.h"
-#include "tools/tool.h"
+#include "runtime/peak_memory.h"
 #include "tools/model_directory.h"
+#include "tools/tool.h"
 
 namespace gptoss::tools {
 

@@ -4,9 +4,10 @@
 
 #include "convert/mlx_converter.h"
 #include "gptoss/error.h"
+#include "runtime/peak_memory.h"
+#include "tools/model_directory.h"
 #include "tools/progress.h"
 #include "tools/tool.h"
-#include "tools/model_directory.h"
 
 namespace gptoss::tools {
 

@@ -4,8 +4,8 @@
 #include <iterator>
 
 #include "gptoss/error.h"
+#include "runtime/peak_memory.h"
 #include "tools/generation_flags.h"
-#include "tools/progress.h"
 #include "tools/tool.h"
 
 namespace gptoss::tools {

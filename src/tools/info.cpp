@@ -3,8 +3,8 @@
 #include <cstdio>
 
 #include "gptoss/gptoss.h"
-#include "tools/tool.h"
 #include "tools/model_directory.h"
+#include "tools/tool.h"
 
 namespace gptoss::tools {
 

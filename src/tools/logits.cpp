@@ -5,8 +5,8 @@
 
 #include "gptoss/gptoss.h"
 #include "io/safetensors_writer.h"
-#include "tools/tool.h"
 #include "tools/model_directory.h"
+#include "tools/tool.h"
 
 namespace gptoss::tools {
 

@@ -16,8 +16,8 @@
 #include "eval/statistics.h"
 #include "eval/token_stream.h"
 #include "gptoss/gptoss.h"
-#include "tools/tool.h"
 #include "tools/model_directory.h"
+#include "tools/tool.h"
 
 namespace gptoss::tools {
 

@@ -1,6 +1,5 @@
 #include "tools/progress.h"
 
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -46,12 +45,6 @@ void ProgressBar::update(uint64_t done, uint64_t total) {
 void ProgressBar::finish() {
   if (drawn_) std::fprintf(stderr, "\r\x1b[K");
   drawn_ = false;
-}
-
-double peak_resident_gb() {
-  struct rusage usage {};
-  ::getrusage(RUSAGE_SELF, &usage);
-  return static_cast<double>(usage.ru_maxrss) * 1024.0 / 1e9;
 }
 
 }  // namespace gptoss::tools

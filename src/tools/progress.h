@@ -1,5 +1,4 @@
-// A one-line progress bar on stderr (only when stderr is a terminal), and process statistics
-// the tools report.
+// A one-line progress bar on stderr (only when stderr is a terminal).
 #pragma once
 
 #include <chrono>
@@ -21,7 +20,5 @@ class ProgressBar {
   std::chrono::steady_clock::time_point start_, last_draw_;
   bool drawn_ = false;
 };
-
-double peak_resident_gb();  // the process's peak resident set so far, in GB (10^9 bytes)
 
 }  // namespace gptoss::tools

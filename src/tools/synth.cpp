@@ -4,6 +4,7 @@
 
 #include "convert/synthetic_checkpoint.h"
 #include "gptoss/error.h"
+#include "runtime/peak_memory.h"
 #include "tools/progress.h"
 #include "tools/tool.h"
 
