@@ -35,6 +35,8 @@ class TextStream {
   const std::vector<harmony::Message>& messages() const { return parser_.messages(); }
 
  private:
+  Delta fall_back();
+
   bool harmony_;
   harmony::Parser parser_;
   StreamingDecoder decoder_;

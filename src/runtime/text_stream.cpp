@@ -12,12 +12,12 @@ constexpr int kMaxHeaderTokens = 32;
 }  // namespace
 
 TextStream::Delta TextStream::feed(int32_t token) {
-  tokens_.push_back(token);
   Delta delta;
   if (!harmony_) {
     delta.text = decoder_.feed(token);
     return delta;
   }
+  tokens_.push_back(token);  // kept while harmony may still break and fall back to plain text
   harmony::ParserEvent event = parser_.feed(token);
   header_tokens_ = parser_.state() == harmony::Parser::State::header ? header_tokens_ + 1 : 0;
   if (header_tokens_ > kMaxHeaderTokens) event.kind = harmony::ParserEvent::Kind::error;
@@ -30,11 +30,7 @@ TextStream::Delta TextStream::feed(int32_t token) {
       delta.text = event.delta;
       break;
     case harmony::ParserEvent::Kind::error:
-      // Show everything generated so far as plain text, and keep going that way.
-      harmony_ = false;
-      delta.fell_back = true;
-      for (int32_t t : tokens_) delta.text += decoder_.feed(t);
-      return delta;
+      return fall_back();
     case harmony::ParserEvent::Kind::none:
       break;
   }
@@ -46,13 +42,19 @@ TextStream::Delta TextStream::feed(int32_t token) {
 }
 
 TextStream::Delta TextStream::finish() {
-  Delta delta;
-  if (harmony_ && parser_.messages().empty() && parser_.state() == harmony::Parser::State::header && !tokens_.empty()) {
-    harmony_ = false;
-    delta.fell_back = true;
-    for (int32_t t : tokens_) delta.text += decoder_.feed(t);
-  }
+  const bool never_harmony =
+      harmony_ && parser_.messages().empty() && parser_.state() == harmony::Parser::State::header && !tokens_.empty();
+  Delta delta = never_harmony ? fall_back() : Delta{};
   if (!harmony_) delta.text += decoder_.flush();
+  return delta;
+}
+
+// Everything generated so far as plain text; plain text from now on.
+TextStream::Delta TextStream::fall_back() {
+  harmony_ = false;
+  Delta delta;
+  delta.fell_back = true;
+  for (int32_t t : tokens_) delta.text += decoder_.feed(t);
   return delta;
 }
 
