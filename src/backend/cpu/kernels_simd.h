@@ -61,24 +61,21 @@ struct Kernels {
 
   // ---- decoders: set_row(r), then chunk(c, out) for c < cols/32
 
-  struct Bf16 {
+  // Unquantized rows: a chunk is 32 weights of 2 (bf16, f16) or 4 (f32) bytes.
+  template <WeightFormat F>
+  struct Dense {
     const MatrixSlice& w;
     const uint8_t* row = nullptr;
     void set_row(int64_t r) { row = w.weight + r * w.weight_row_stride; }
-    void chunk(int64_t c, V* out) const { Isa::bf16(row + c * 64, out); }
+    void chunk(int64_t c, V* out) const {
+      if constexpr (F == WeightFormat::bf16) Isa::bf16(row + c * 64, out);
+      else if constexpr (F == WeightFormat::f16) Isa::f16(row + c * 64, out);
+      else Isa::f32(row + c * 128, out);
+    }
   };
-  struct F16 {
-    const MatrixSlice& w;
-    const uint8_t* row = nullptr;
-    void set_row(int64_t r) { row = w.weight + r * w.weight_row_stride; }
-    void chunk(int64_t c, V* out) const { Isa::f16(row + c * 64, out); }
-  };
-  struct F32 {
-    const MatrixSlice& w;
-    const uint8_t* row = nullptr;
-    void set_row(int64_t r) { row = w.weight + r * w.weight_row_stride; }
-    void chunk(int64_t c, V* out) const { Isa::f32(row + c * 128, out); }
-  };
+  using Bf16 = Dense<WeightFormat::bf16>;
+  using F16 = Dense<WeightFormat::f16>;
+  using F32 = Dense<WeightFormat::f32>;
   struct Mxfp4 {
     const MatrixSlice& w;
     const uint8_t* row = nullptr;
