@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "backend/cpu/thread_pool.h"
+#include "util/thread_pool.h"
 #include "convert/quant_predicate.h"
 #include "convert/sharded_writer.h"
 #include "gptoss/error.h"

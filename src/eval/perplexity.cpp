@@ -4,7 +4,7 @@
 #include <chrono>
 #include <string>
 
-#include "backend/cpu/thread_pool.h"
+#include "util/thread_pool.h"
 #include "eval/kl_divergence.h"
 #include "eval/log_probs.h"
 #include "gptoss/error.h"

@@ -1,8 +1,15 @@
 #include <gtest/gtest.h>
 
-#include <atomic>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
-#include "backend/cpu/thread_pool.h"
+#include <atomic>
+#include <thread>
+
+#include "gptoss/error.h"
+
+#include "util/thread_pool.h"
 
 namespace gptoss {
 namespace {
@@ -34,6 +41,64 @@ TEST(ThreadPool, SingleThreadRunsInline) {
   });
   EXPECT_EQ(total, 10);
 }
+
+
+// Sessions on one model share its pool: loops from several threads take turns, each whole.
+TEST(ThreadPool, LoopsFromManyThreadsEachVisitEveryIndexOnce) {
+  ThreadPool pool(3);
+  std::vector<std::thread> callers;
+  std::atomic<int> failures{0};
+  for (int c = 0; c < 6; ++c)
+    callers.emplace_back([&, c] {
+      for (int round = 0; round < 50; ++round) {
+        const int64_t count = 100 + 37 * c + round;
+        std::vector<int> hits(static_cast<size_t>(count));  // plain ints: a body owns its chunks
+        pool.parallel_for(count, 3, [&](int64_t begin, int64_t end, int thread) {
+          std::vector<float>& scratch = pool.scratch(thread);
+          scratch.assign(4, static_cast<float>(c));  // another loop's body would overwrite it
+          for (int64_t i = begin; i < end; ++i) hits[static_cast<size_t>(i)]++;
+          if (scratch[3] != static_cast<float>(c)) failures++;
+        });
+        for (int h : hits)
+          if (h != 1) failures++;
+      }
+    });
+  for (auto& t : callers) t.join();
+  EXPECT_EQ(failures.load(), 0);
+}
+
+TEST(ThreadPool, RefusesNegativeAndAbsurdThreadCounts) {
+  EXPECT_THROW(ThreadPool(-3), Error);
+  EXPECT_THROW(ThreadPool(ThreadPool::kMaxThreads + 1), Error);
+  EXPECT_THROW(ThreadPool(10000), Error);
+}
+
+#if !defined(__SANITIZE_ADDRESS__)  // ASan reserves terabytes of address space: RLIMIT_AS breaks it
+// When the system cannot start the threads (here: no address space left for their stacks), the
+// constructor throws instead of hanging on the workers it did start.
+TEST(ThreadPool, FailsCleanlyWhenThreadsCannotStart) {
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    rlimit limit{};
+    getrlimit(RLIMIT_AS, &limit);
+    limit.rlim_cur = 512ull << 20;  // room for a few 8 MiB stacks, not a thousand
+    setrlimit(RLIMIT_AS, &limit);
+    try {
+      ThreadPool pool(ThreadPool::kMaxThreads);
+    } catch (const Error&) {
+      _exit(0);
+    } catch (...) {
+      _exit(2);
+    }
+    _exit(1);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status)) << "the child hung or crashed";
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+#endif
 
 }  // namespace
 }  // namespace gptoss

@@ -3,7 +3,7 @@
 #pragma once
 
 #include "backend/backend.h"
-#include "backend/cpu/thread_pool.h"
+#include "util/thread_pool.h"
 
 namespace gptoss {
 

@@ -4,7 +4,7 @@
 #include <cstdint>
 
 #include "backend/cpu/kernels.h"
-#include "backend/cpu/thread_pool.h"
+#include "util/thread_pool.h"
 #include "quant/matrix.h"
 
 namespace gptoss {

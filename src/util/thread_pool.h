@@ -1,4 +1,8 @@
 // A fixed set of worker threads that split index ranges between them and the caller.
+//
+// Safe to share: any number of threads may call parallel_for at once. The pool runs one loop at
+// a time (each loop already uses every core); concurrent callers take turns in arrival order.
+// A loop body must not call parallel_for on the same pool (it would wait for itself).
 #pragma once
 
 #include <atomic>
@@ -13,27 +17,35 @@ namespace gptoss {
 
 class ThreadPool {
  public:
-  explicit ThreadPool(int threads);  // total threads including the caller; 0 = hardware threads
+  // The most threads a pool may have; more is a mistake (a typo in --threads), not a wish.
+  static constexpr int kMaxThreads = 1024;
+
+  // `threads` in total including the caller; 0 = one per hardware thread. Throws gptoss::Error
+  // when threads is negative or above kMaxThreads, or when the system cannot start them.
+  explicit ThreadPool(int threads);
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
 
   int size() const { return static_cast<int>(workers_.size()) + 1; }
 
-  // A buffer owned by thread `thread` of the pool, for use inside one parallel_for body.
+  // A buffer owned by thread `thread` of the pool, for use inside one parallel_for body (loops
+  // never overlap, so a body has it to itself).
   std::vector<float>& scratch(int thread) { return scratch_[static_cast<size_t>(thread)]; }
 
   // Calls body(begin, end, thread) over [0, count) in chunks of `grain` indices, handed out
-  // dynamically; thread is in [0, size()). Returns when all chunks are done. Not reentrant.
+  // dynamically; thread is in [0, size()). Returns when all chunks are done.
   void parallel_for(int64_t count, int64_t grain,
                     const std::function<void(int64_t begin, int64_t end, int thread)>& body);
 
  private:
   void worker_loop(int thread);
   void run_chunks(int thread);
+  void stop_workers();
 
   std::vector<std::thread> workers_;
   std::vector<std::vector<float>> scratch_;
+  std::mutex turn_;  // held by the caller whose loop runs
   std::mutex mutex_;
   std::condition_variable wake_;
   std::condition_variable done_;
