@@ -1,65 +1,48 @@
 // The operations the forward pass needs from a device. The forward pass (model/forward.cpp) is
 // written once against this interface; each backend implements it with its own kernels.
-// Activations are float32 row-major matrices in the backend's memory; the forward pass passes
-// them around but never dereferences them.
+//
+// A Backend owns the device, the weights' device view and the kernels, and holds no per-call
+// state: it is safe to use from many threads at once. Everything that belongs to one batch (its
+// layout, scratch memory, the stream its work is queued on) lives in an ExecutionContext that the
+// caller owns and uses from one thread at a time.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
+#include "backend/batch_layout.h"
+#include "backend/buffer.h"
+#include "gptoss/sampler.h"
 #include "model/weights.h"
 
 namespace gptoss {
 
+// A [rows, cols] row-major matrix of activations in the backend's memory. The forward pass
+// passes them around but never dereferences them.
 struct Activations {
-  float* data = nullptr;
+  void* data = nullptr;
+  DType dtype = DType::f32;
   int64_t rows = 0;
   int64_t cols = 0;
-  Activations first_rows(int64_t n) const { return {data, n, cols}; }
+  float* f32() const { return static_cast<float*>(data); }
+  Activations first_rows(int64_t n) const { return {data, dtype, n, cols}; }
 };
 
-// Backend memory for `size` floats, released by the backend that made it.
-class DeviceBuffer {
- public:
-  DeviceBuffer() = default;
-  DeviceBuffer(float* data, int64_t size, std::function<void(float*)> release)
-      : data_(data, std::move(release)), size_(size) {}
-  float* data() const { return data_.get(); }
-  int64_t size() const { return size_; }
-
- private:
-  std::unique_ptr<float, std::function<void(float*)>> data_{nullptr, [](float*) {}};
-  int64_t size_ = 0;
-};
-
-// Which rows of a batch belong to which sequence. Row r of every activation holds token
-// tokens[r] at absolute position positions[r]; a sequence's rows are contiguous.
-struct BatchLayout {
-  struct Sequence {
-    int slot = 0;                // KV-cache slot
-    int32_t start_position = 0;  // position of its first row = tokens already cached
-    int64_t first_row = 0;
-    int64_t rows = 0;
-  };
-  std::vector<Sequence> sequences;
-  std::vector<int32_t> tokens;
-  std::vector<int32_t> positions;
-  std::vector<int64_t> output_rows;  // rows whose logits are computed, in output order
-
-  int64_t rows() const { return static_cast<int64_t>(tokens.size()); }
-};
-
-// One layer's cache: keys and values of `slots` sequences, `capacity` positions each, stored as
-// [slot, position % capacity, kv_width]. A sliding layer keeps capacity = window (a ring); a
-// full layer keeps the whole context.
-struct KvLayer {
-  float* keys = nullptr;
-  float* values = nullptr;
-  int64_t capacity = 0;
-  int64_t slots = 0;
+// One layer's paged KV cache as the kernels see it: `blocks` blocks of `block_tokens` positions,
+// keys and values each stored [block, token in block, kv_width] in `dtype` (f32 or bf16). The
+// blocks of a sequence are listed in the batch layout's block table of this layer's group.
+struct KvLayerView {
+  void* keys = nullptr;
+  void* values = nullptr;
+  DType dtype = DType::f32;
+  int64_t blocks = 0;
+  int block_tokens = 0;
+  int64_t kv_width = 0;
+  int group = 0;  // which of BatchLayout::Sequence::tables lists this layer's blocks
 };
 
 struct RopeParameters {
@@ -83,38 +66,73 @@ struct MoeParameters {
   float swiglu_alpha = 0.f;
 };
 
-class Backend {
+// One row of logits to choose a token from, with what the sampler needs besides the logits.
+struct SampleRequest {
+  const SamplerOptions* options = nullptr;
+  int32_t vocab_size = 0;              // ids ≥ this are never chosen
+  std::span<const int32_t> history;    // tokens before this one (the penalties read them)
+  double uniform = 0;                  // the draw's quantile in [0, 1), from the request's generator
+  int top_logprobs = 0;                // how many of the most probable tokens to report
+};
+
+struct SampleResult {
+  int32_t token = 0;
+  float logprob = 0;  // of the chosen token under the model (temperature 1, before processors)
+  std::vector<std::pair<int32_t, float>> top;  // the top_logprobs most probable tokens, best first
+};
+
+// Queued work on a device, in order. On the CPU every call completes before it returns.
+class Stream {
  public:
-  virtual ~Backend() = default;
+  virtual ~Stream() = default;
+  virtual void copy_to_host(const void* device, int64_t bytes, void* host) = 0;    // asynchronous
+  virtual void copy_to_device(const void* host, int64_t bytes, void* device) = 0;  // asynchronous
+  virtual void synchronize() = 0;  // waits for everything queued so far
+};
+
+// Per-caller state: the batch being run, scratch memory, the stream. Made by
+// Backend::make_context, used by one thread at a time.
+class ExecutionContext {
+ public:
+  virtual ~ExecutionContext() = default;
+  // Makes the layout's indices available to the kernels; the ops below refer to it until the
+  // next call. `layout` must stay alive and unchanged until then.
+  virtual void begin_batch(const BatchLayout& layout) = 0;
+  virtual Stream& stream() = 0;
+};
+
+class Backend : public DeviceMemory {
+ public:
   virtual const char* name() const = 0;
 
   // Weights the backend's kernels read: the host views themselves, or device copies.
   virtual ModelWeights prepare_weights(const ModelWeights& host) = 0;
-  virtual DeviceBuffer allocate(int64_t floats) = 0;
-  virtual void copy_to_host(const float* device, int64_t floats, float* host) = 0;
-  virtual void copy_on_device(const float* from, int64_t floats, float* to) = 0;
+  virtual std::unique_ptr<ExecutionContext> make_context() = 0;
 
-  // Makes the layout's indices available to the kernels; the ops below refer to it.
-  virtual void begin_batch(const BatchLayout& layout) = 0;
-
-  virtual void embed(const Matrix& table, Activations out) = 0;
+  virtual void embed(ExecutionContext& ctx, const Matrix& table, Activations out) = 0;
   // out = x / sqrt(mean(x²) + eps) · weight, per row
-  virtual void rmsnorm(Activations x, Vector weight, float eps, Activations out) = 0;
+  virtual void rmsnorm(ExecutionContext& ctx, Activations x, Vector weight, float eps, Activations out) = 0;
   // y = x · Wᵀ + bias (bias may be empty)
-  virtual void linear(Activations x, const Matrix& w, Vector bias, Activations y) = 0;
+  virtual void linear(ExecutionContext& ctx, Activations x, const Matrix& w, Vector bias, Activations y) = 0;
   // Rotates every head of every row by its position (NeoX half-split pairs).
-  virtual void rope(Activations x, int heads, int head_dim, const RopeParameters& rope) = 0;
-  // Attention of q over the cached keys before each sequence's rows and the batch's own k/v,
-  // then stores the batch's k/v into the cache.
-  virtual void attention(Activations q, Activations k, Activations v, KvLayer cache,
+  virtual void rope(ExecutionContext& ctx, Activations x, int heads, int head_dim, const RopeParameters& rope) = 0;
+  // Stores the batch's keys and values into their blocks of `cache`, then computes each row's
+  // attention over the keys of its sequence up to its own position (cached and new alike).
+  virtual void attention(ExecutionContext& ctx, Activations q, Activations k, Activations v, const KvLayerView& cache,
                          const AttentionParameters& params, Activations out) = 0;
   // out = Σ over the top-k experts of softmax(top-k router logits) · expert(x)
-  virtual void moe(Activations x, const MoeWeights& weights, const MoeParameters& params, Activations out) = 0;
-  virtual void add(Activations x, Activations delta) = 0;  // x += delta
+  virtual void moe(ExecutionContext& ctx, Activations x, const MoeWeights& weights, const MoeParameters& params,
+                   Activations out) = 0;
+  virtual void add(ExecutionContext& ctx, Activations x, Activations delta) = 0;  // x += delta
   // out[i] = x[layout.output_rows[i]]
-  virtual void gather_output_rows(Activations x, Activations out) = 0;
-};
+  virtual void gather_output_rows(ExecutionContext& ctx, Activations x, Activations out) = 0;
 
-std::unique_ptr<Backend> make_backend(const std::string& name, int threads);
+  // Chooses one token per row of `logits` (row i for requests[i]); only the ids and the
+  // requested log-probabilities come back to the host.
+  virtual void sample(ExecutionContext& ctx, Activations logits, std::span<const SampleRequest> requests,
+                      std::span<SampleResult> results) = 0;
+  // Copies logits rows to host memory (for callers that want the whole rows).
+  virtual void read_logits(ExecutionContext& ctx, Activations logits, float* host) = 0;
+};
 
 }  // namespace gptoss
