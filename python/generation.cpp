@@ -17,16 +17,17 @@ bool ends_with_assistant_start(const Tokenizer& tokenizer, const std::vector<int
 
 }  // namespace
 
-Generation::Generation(const Model& model, const Tokenizer& tokenizer, std::vector<int32_t> prompt,
-                       const GenerationOptions& options, int max_kv_size)
-    : tokenizer_(tokenizer), prompt_(std::move(prompt)), harmony_(ends_with_assistant_start(tokenizer, prompt_)) {
+Generation::Generation(std::shared_ptr<Scheduler> scheduler, const Tokenizer& tokenizer, std::vector<int32_t> prompt,
+                       const GenerationOptions& options)
+    : tokenizer_(tokenizer),
+      prompt_(std::move(prompt)),
+      harmony_(ends_with_assistant_start(tokenizer, prompt_)),
+      scheduler_(std::move(scheduler)) {
   GenerationOptions o = options;
   o.sample_vocab_size = tokenizer.vocab_size();
-  if (o.stop_tokens.empty()) o.stop_tokens = harmony_ ? harmony::stop_tokens(tokenizer) : eos_token_ids(model);
-  session_ = std::make_unique<Session>(model, SessionOptions{.max_sequences = 1,
-                                                             .context_length = model.config().max_position_embeddings,
-                                                             .max_kv_size = max_kv_size});
-  generator_ = std::make_unique<Generator>(*session_, o);
+  if (o.stop_tokens.empty())
+    o.stop_tokens = harmony_ ? harmony::stop_tokens(tokenizer) : eos_token_ids(scheduler_->model());
+  generator_ = std::make_unique<Generator>(*scheduler_, o);
   stream_ = std::make_unique<TextStream>(tokenizer, harmony_);
 }
 
@@ -46,7 +47,7 @@ std::optional<GenerationResponse> Generation::next() {
   r.text = delta.text;
   r.channel = delta.channel;
   r.token = *token;
-  const GenerationStats& s = generator_->stats();
+  const GenerationStats s = generator_->stats();
   r.prompt_tokens = s.prompt_tokens;
   r.prompt_tps = s.prompt_tps();
   r.generation_tokens = s.generation_tokens;

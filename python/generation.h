@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "gptoss/generate.h"
+#include "gptoss/scheduler.h"
 #include "gptoss/text_stream.h"
 
 namespace gptoss::python {
@@ -24,12 +25,15 @@ struct GenerationResponse {
   std::optional<std::string> finish_reason;  // on the last response: "stop", "length", "context_full"
 };
 
+// One generation through a scheduler; generations of one model share its scheduler, so threads
+// generating at once are batched together. Not for use by two threads at once (the module's
+// iterator serialises its calls).
 class Generation {
  public:
   // A prompt ending with `<|start|>assistant` is a harmony completion: its output is parsed
   // into channels; anything else streams as plain text.
-  Generation(const Model& model, const Tokenizer& tokenizer, std::vector<int32_t> prompt,
-             const GenerationOptions& options, int max_kv_size);
+  Generation(std::shared_ptr<Scheduler> scheduler, const Tokenizer& tokenizer, std::vector<int32_t> prompt,
+             const GenerationOptions& options);
   std::optional<GenerationResponse> next();  // nothing once finished
   bool harmony() const { return harmony_; }
 
@@ -37,7 +41,7 @@ class Generation {
   const Tokenizer& tokenizer_;
   std::vector<int32_t> prompt_;
   bool harmony_;
-  std::unique_ptr<Session> session_;
+  std::shared_ptr<Scheduler> scheduler_;
   std::unique_ptr<Generator> generator_;
   std::unique_ptr<TextStream> stream_;
   bool started_ = false;

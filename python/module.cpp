@@ -1,10 +1,13 @@
 // The `gptoss` Python module: the mlx_lm API (load, generate, stream_generate, make_sampler,
-// tokenizer.apply_chat_template) over gptoss.cpp. Model work runs without the GIL.
+// tokenizer.apply_chat_template) over gptoss.cpp. Model work runs without the GIL, and a model
+// may be used from many Python threads at once: their generations share the model's scheduler,
+// which batches them into the same forward passes.
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 #include <pybind11/stl/filesystem.h>
 
 #include <cstdio>
+#include <mutex>
 
 #include "chat_template.h"
 #include "generation.h"
@@ -19,6 +22,7 @@ namespace {
 // Keeps the model alive for as long as the tokenizer or a generation refers to it.
 struct PyModel {
   std::shared_ptr<Model> model;
+  std::shared_ptr<Scheduler> scheduler;  // every generation's, except those with a max_kv_size
 };
 struct PyTokenizer {
   std::shared_ptr<Tokenizer> tokenizer;
@@ -53,18 +57,44 @@ GenerationOptions options_from(int max_tokens, const py::object& sampler, const 
   return o;
 }
 
+// Ctrl-C while the model computes: checked between layers (the GIL taken for a moment). Only
+// the main thread sees signals, as always in Python.
+bool python_interrupt_pending() {
+  py::gil_scoped_acquire gil;
+  return PyErr_CheckSignals() != 0;
+}
+
 struct PyGeneration {
   std::shared_ptr<Model> model;          // kept alive
   std::shared_ptr<Tokenizer> tokenizer;  // kept alive
   std::unique_ptr<python::Generation> generation;
+  std::shared_ptr<std::mutex> turn = std::make_shared<std::mutex>();  // one __next__ at a time
+
+  std::optional<python::GenerationResponse> next() {
+    try {
+      py::gil_scoped_release release;
+      std::lock_guard lock(*turn);
+      return generation->next();
+    } catch (const Interrupted&) {
+      if (PyErr_Occurred() != nullptr) throw py::error_already_set();  // the KeyboardInterrupt
+      throw;
+    }
+  }
 };
 
 PyGeneration start(const PyModel& m, const PyTokenizer& t, const py::object& prompt, int max_tokens,
                    const py::object& max_kv_size, const py::object& sampler, const py::kwargs& kwargs) {
   PyGeneration g{m.model, t.tokenizer, nullptr};
-  g.generation = std::make_unique<python::Generation>(*m.model, *t.tokenizer, prompt_ids(t, prompt),
-                                                      options_from(max_tokens, sampler, kwargs),
-                                                      max_kv_size.is_none() ? 0 : max_kv_size.cast<int>());
+  std::shared_ptr<Scheduler> scheduler = m.scheduler;
+  if (!max_kv_size.is_none()) {
+    const int bound = max_kv_size.cast<int>();
+    if (bound <= 0) throw py::value_error("max_kv_size must be positive");
+    py::gil_scoped_release release;
+    scheduler = std::make_shared<Scheduler>(
+        *m.model, SchedulerOptions{.max_running = 1, .max_kv_size = bound, .should_stop = python_interrupt_pending});
+  }
+  g.generation = std::make_unique<python::Generation>(std::move(scheduler), *t.tokenizer, prompt_ids(t, prompt),
+                                                      options_from(max_tokens, sampler, kwargs));
   return g;
 }
 
@@ -77,6 +107,7 @@ PYBIND11_MODULE(gptoss, m) {
   py::class_<PyModel>(m, "Model")
       .def_property_readonly("num_layers", [](const PyModel& self) { return self.model->config().num_layers; })
       .def_property_readonly("vocab_size", [](const PyModel& self) { return self.model->config().vocab_size; })
+      .def_property_readonly("device", [](const PyModel& self) { return self.model->device(); })
       .def("__repr__", [](const PyModel& self) {
         return "<gptoss.Model " + self.model->directory().string() + ": " + self.model->describe().checkpoint_format + ">";
       });
@@ -108,7 +139,8 @@ PYBIND11_MODULE(gptoss, m) {
            "Renders messages ({'role', 'content', 'thinking', 'tool_calls', 'name'} dicts) in harmony format, "
            "like Hugging Face's apply_chat_template for gpt-oss; token ids unless tokenize=False.");
 
-  m.def("load", [](const std::string& path_or_repo, int threads) {
+  m.def("load", [](const std::string& path_or_repo, int threads, const std::string& device, const std::string& kv_dtype,
+                   int max_running) {
           std::filesystem::path dir;
           {
             py::gil_scoped_release release;
@@ -118,14 +150,21 @@ PYBIND11_MODULE(gptoss, m) {
           PyTokenizer tokenizer;
           {
             py::gil_scoped_release release;
-            model.model = Model::load(dir, {.backend = "cpu", .threads = threads});
+            model.model = Model::load(dir, {.device = device, .threads = threads});
             tokenizer.tokenizer = std::make_shared<Tokenizer>(Tokenizer::load(dir));
+            SchedulerOptions options;
+            options.max_running = max_running;
+            options.kv.precision = parse_kv_precision(kv_dtype);
+            options.should_stop = python_interrupt_pending;
+            model.scheduler = std::make_shared<Scheduler>(*model.model, options);
           }
           return py::make_tuple(model, tokenizer);
         },
-        py::arg("path_or_hf_repo"), py::arg("threads") = 0,
+        py::arg("path_or_hf_repo"), py::arg("threads") = 0, py::arg("device") = "auto", py::arg("kv_dtype") = "bf16",
+        py::arg("max_running") = 16,
         "Loads a model directory or Hugging Face repo id (from the local cache, downloading if needed): "
-        "returns (model, tokenizer).");
+        "returns (model, tokenizer). device: 'cpu', 'cuda' or 'auto'; kv_dtype: 'bf16' or 'f32' (exact); "
+        "max_running: generations from different threads batched together.");
 
   py::class_<SamplerOptions>(m, "Sampler")
       .def_readwrite("temp", &SamplerOptions::temperature)
@@ -161,11 +200,7 @@ PYBIND11_MODULE(gptoss, m) {
   py::class_<PyGeneration>(m, "_Generation")
       .def("__iter__", [](PyGeneration& self) -> PyGeneration& { return self; })
       .def("__next__", [](PyGeneration& self) {
-        std::optional<python::GenerationResponse> r;
-        {
-          py::gil_scoped_release release;
-          r = self.generation->next();
-        }
+        std::optional<python::GenerationResponse> r = self.next();
         if (!r) throw py::stop_iteration();
         return *r;
       });
@@ -182,11 +217,7 @@ PYBIND11_MODULE(gptoss, m) {
           python::GenerationResponse last;
           if (verbose) py::print("==========");
           for (;;) {
-            std::optional<python::GenerationResponse> r;
-            {
-              py::gil_scoped_release release;
-              r = g.generation->next();
-            }
+            std::optional<python::GenerationResponse> r = g.next();
             if (!r) break;
             // A harmony completion answers on the final channel; plain text counts whole.
             if (r->channel.empty() || r->channel == "final") {

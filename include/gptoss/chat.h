@@ -1,9 +1,10 @@
 // A multi-turn conversation with a model: the history kept in harmony form (a finished answer's
-// chain of thought is dropped, as harmony renders it) and the KV cache reused across turns, so
-// that each turn computes only what changed.
+// chain of thought is dropped, as harmony renders it) and the KV blocks of earlier turns reused
+// through the prefix cache, so that each turn computes only what changed.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -19,9 +20,8 @@ struct ChatOptions {
   std::string developer;          // developer instructions; empty: no developer message
   GenerationOptions generation;   // stop tokens are harmony's
   int max_kv_size = 0;            // see SessionOptions::max_kv_size
-  // How far back a turn may rewrite cached tokens (the dropped chain of thought) without
-  // recomputing the conversation: extra ring slots in the windowed layers.
-  int rollback = 2048;
+  KvOptions kv;
+  std::function<bool()> should_stop;  // see SchedulerOptions::should_stop
 };
 
 class Chat {
@@ -35,7 +35,7 @@ class Chat {
   TextStream::Delta text(int32_t token) { return stream_->feed(token); }
   TextStream::Delta finish_text() { return stream_->finish(); }  // the answer's last text
   FinishReason finish_reason() const { return generator_ ? generator_->finish_reason() : FinishReason::none; }
-  const GenerationStats& stats() const { return generator_->stats(); }
+  GenerationStats stats() const { return generator_->stats(); }
   // Keeps the answer in the history (its harmony messages; plain text as a final answer when the
   // model did not speak harmony). Call after next() returned nothing, or to keep a partial answer.
   void finish();
@@ -46,14 +46,14 @@ class Chat {
   harmony::SystemContent& system();  // changes apply from the next question
   const harmony::Conversation& conversation() const { return conversation_; }
   int reused_tokens() const { return reused_; }  // cached tokens the latest question did not recompute
+  const Scheduler& scheduler() const { return scheduler_; }
 
  private:
   const Tokenizer& tokenizer_;
   ChatOptions options_;
-  Session session_;
+  Scheduler scheduler_;
   harmony::Conversation conversation_;
-  std::vector<int32_t> cached_;  // the tokens the session holds
-  size_t answer_from_ = 0;       // where the latest answer starts in generator history
+  size_t answer_from_ = 0;  // where the latest answer starts in the generator's history
   std::unique_ptr<Generator> generator_;
   std::unique_ptr<TextStream> stream_;
   int reused_ = 0;

@@ -8,6 +8,7 @@
 #include "gptoss/harmony.h"
 #include "gptoss/model.h"
 #include "gptoss/sampler.h"
+#include "gptoss/scheduler.h"
 #include "gptoss/session.h"
 #include "gptoss/text_stream.h"
 #include "gptoss/tokenizer.h"

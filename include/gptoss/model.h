@@ -13,7 +13,8 @@
 namespace gptoss {
 
 struct LoadOptions {
-  std::string backend = "cpu";
+  // Where the model runs: "cpu", "cuda" (in builds with CUDA) or "auto" (the best available).
+  std::string device = "auto";
   int threads = 0;  // CPU worker threads; 0 = one per hardware thread
 };
 
@@ -42,12 +43,16 @@ std::vector<int32_t> eos_token_ids(const Model& model);
 class Model {
  public:
   // Loads the model directory `dir` (config.json + *.safetensors). Throws gptoss::Error.
+  // A Model is immutable once loaded: any number of threads may use it (through their own
+  // Sessions, Schedulers and Generators) at once.
   static std::unique_ptr<Model> load(const std::filesystem::path& dir, const LoadOptions& options = {});
   virtual ~Model() = default;
 
   virtual const ModelConfig& config() const = 0;
   virtual const std::filesystem::path& directory() const = 0;
   virtual ModelDescription describe() const = 0;
+  virtual std::string device() const = 0;  // the backend it runs on: "cpu", "cuda"
+  virtual int64_t free_memory() const = 0;  // bytes its device could still allocate
 
  protected:
   Model() = default;

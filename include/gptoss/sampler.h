@@ -73,6 +73,10 @@ class Sampler {
   // tokens. Throws gptoss::Error for a non-finite logit or a history id outside the vocabulary.
   int32_t sample(std::span<const float> logits, std::span<const int32_t> history);
 
+  // The next number of the seeded generator, in [0, 1): the quantile of one draw (what a
+  // backend's sampling op takes, so that the generator stays on the host).
+  double next_uniform();
+
   const SamplerOptions& options() const { return options_; }
   int32_t vocab_size() const { return vocab_size_; }
 

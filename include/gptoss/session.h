@@ -1,15 +1,35 @@
 // A Session owns the KV cache of up to `max_sequences` independent sequences and runs the
 // forward pass over a batch of them: prefill a prompt, then decode one token per step.
+//
+// Any number of Sessions may run on one Model at once, from different threads, each giving the
+// results it gives alone. One Session is used by one thread at a time.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "gptoss/model.h"
+#include "gptoss/observer.h"
 
 namespace gptoss {
+
+// How keys and values are stored: bf16 halves the memory (the default, as serving engines do);
+// f32 keeps them exact (the reference tests).
+enum class KvPrecision { bf16, f32 };
+KvPrecision parse_kv_precision(const std::string& name);  // "bf16" or "f32"; throws gptoss::Error
+
+// The paged KV cache: blocks of `block_tokens` positions from a pool sized once.
+struct KvOptions {
+  KvPrecision precision = KvPrecision::bf16;
+  int block_tokens = 32;
+  // Bytes for the pool's blocks; 0: enough for every sequence to reach its context length (on
+  // the CPU the pool is lazily backed: memory follows use either way).
+  int64_t memory_bytes = 0;
+};
 
 struct SessionOptions {
   int max_sequences = 1;
@@ -23,6 +43,9 @@ struct SessionOptions {
   // How many of its latest tokens a sequence can take back with truncate() (extra ring slots
   // for the windowed layers; full layers without max_kv_size can always go back).
   int rollback = 0;
+  KvOptions kv;
+  // Checked between layers: when it returns true, forward() throws gptoss::Interrupted (Ctrl-C).
+  std::function<bool()> should_stop;
 };
 
 enum class LogitsWanted { none, last, all };
@@ -42,14 +65,6 @@ struct Logits {
   const float* row(int64_t r) const { return values.data() + r * vocab; }
 };
 
-// Receives the residual stream after the embedding (layer 0), after each decoder layer
-// (1..L) and after the final norm (L+1), as [rows, hidden] on the host. For tests and tools.
-class HiddenStateObserver {
- public:
-  virtual ~HiddenStateObserver() = default;
-  virtual void on_hidden_state(int index, int64_t rows, int64_t hidden, const float* values) = 0;
-};
-
 class Session {
  public:
   Session(const Model& model, const SessionOptions& options = {});
@@ -58,8 +73,8 @@ class Session {
   Session& operator=(const Session&) = delete;
 
   // Runs one batch. Throws gptoss::Error on a bad token id, an unknown sequence, a sequence
-  // listed twice, or a sequence that would run past the context length; the session is
-  // unchanged in that case.
+  // listed twice, a sequence that would run past the context length, or a KV pool too small
+  // for the batch; the session is unchanged in that case.
   Logits forward(std::span<const SequenceInput> inputs, HiddenStateObserver* observer = nullptr);
 
   int position(int sequence) const;  // tokens held for `sequence`

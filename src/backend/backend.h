@@ -17,7 +17,7 @@
 #include "backend/batch_layout.h"
 #include "backend/buffer.h"
 #include "gptoss/sampler.h"
-#include "model/weights.h"
+#include "backend/weights.h"
 
 namespace gptoss {
 
@@ -25,7 +25,7 @@ namespace gptoss {
 // passes them around but never dereferences them.
 struct Activations {
   void* data = nullptr;
-  DType dtype = DType::f32;
+  ElementType dtype = ElementType::f32;
   int64_t rows = 0;
   int64_t cols = 0;
   float* f32() const { return static_cast<float*>(data); }
@@ -38,7 +38,7 @@ struct Activations {
 struct KvLayerView {
   void* keys = nullptr;
   void* values = nullptr;
-  DType dtype = DType::f32;
+  ElementType dtype = ElementType::f32;
   int64_t blocks = 0;
   int block_tokens = 0;
   int64_t kv_width = 0;
@@ -72,7 +72,8 @@ struct SampleRequest {
   int32_t vocab_size = 0;              // ids ≥ this are never chosen
   std::span<const int32_t> history;    // tokens before this one (the penalties read them)
   double uniform = 0;                  // the draw's quantile in [0, 1), from the request's generator
-  int top_logprobs = 0;                // how many of the most probable tokens to report
+  bool logprobs = false;               // report the chosen token's log-probability
+  int top_logprobs = 0;                // and the log-probabilities of this many most probable tokens
 };
 
 struct SampleResult {

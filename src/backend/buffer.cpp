@@ -9,18 +9,18 @@
 
 namespace gptoss {
 
-const char* dtype_name(DType t) {
+const char* element_type_name(ElementType t) {
   switch (t) {
-    case DType::f32: return "f32";
-    case DType::bf16: return "bf16";
-    case DType::f16: return "f16";
+    case ElementType::f32: return "f32";
+    case ElementType::bf16: return "bf16";
+    case ElementType::f16: return "f16";
   }
   return "?";
 }
 
-Buffer HostMemory::allocate(DType dtype, int64_t elements, const char* what) {
+Buffer HostMemory::allocate(ElementType dtype, int64_t elements, const char* what) {
   if (elements < 0) throw Error(std::string(what) + ": negative size");
-  const auto bytes = static_cast<size_t>(elements * dtype_bytes(dtype));
+  const auto bytes = static_cast<size_t>(elements * element_bytes(dtype));
   // calloc of a large block maps fresh zero pages: nothing is touched until used.
   void* data = bytes == 0 ? nullptr : std::calloc(bytes, 1);
   if (bytes != 0 && data == nullptr)

@@ -29,7 +29,9 @@ class Evaluator {
         options_(options),
         vocab_(model.config().vocab_size),
         session_(model, {.max_sequences = options.batch_size,
-                         .context_length = static_cast<int>(longest_window(windows))}),
+                         .context_length = static_cast<int>(longest_window(windows)),
+                         .kv = options.kv,
+                         .should_stop = options.should_stop}),
         pool_(options.threads) {
     const int64_t scored = scored_tokens(windows);
     result_.nll.resize(static_cast<size_t>(scored));

@@ -12,6 +12,7 @@
 #include "eval/logit_store.h"
 #include "eval/windows.h"
 #include "gptoss/model.h"
+#include "gptoss/session.h"
 
 namespace gptoss {
 
@@ -29,6 +30,8 @@ struct EvaluationOptions {
   int threads = 0;               // threads reducing logit rows; 0 = one per hardware thread
   int save_top_k = 0;            // > 0: keep the top-K log-probabilities of every scored token
   const TopLogProbs* base = nullptr;  // compare every scored token with these (same tokens and windows)
+  KvOptions kv;                       // the Session's KV cache
+  std::function<bool()> should_stop;  // see SessionOptions::should_stop
   std::function<void(const EvaluationProgress&)> on_progress = {};  // after each forward call
 };
 

@@ -8,7 +8,7 @@
 
 #include "gptoss/model.h"
 #include "io/checkpoint.h"
-#include "model/weights.h"
+#include "backend/weights.h"
 
 namespace gptoss {
 

@@ -2,12 +2,14 @@
 
 #include <cmath>
 
+#include "gptoss/error.h"
 #include "model/rope.h"
 
 namespace gptoss {
 
 ForwardPass::ForwardPass(const ModelConfig& config, const ModelWeights& weights, Backend& backend)
-    : config_(config), weights_(weights), backend_(backend), rope_(rope_parameters(config)) {
+    : config_(config), weights_(weights), backend_(backend), context_(backend.make_context()),
+      rope_(rope_parameters(config)) {
   attention_.heads = config.num_attention_heads;
   attention_.kv_heads = config.num_key_value_heads;
   attention_.head_dim = config.head_dim;
@@ -18,67 +20,71 @@ ForwardPass::ForwardPass(const ModelConfig& config, const ModelWeights& weights,
   moe_.swiglu_alpha = static_cast<float>(config.swiglu_alpha);
 }
 
-Activations ForwardPass::buffer(DeviceBuffer& storage, int64_t rows, int64_t cols) {
-  if (storage.size() < rows * cols) storage = backend_.allocate(rows * cols);
-  return Activations{storage.data(), rows, cols};
+Activations ForwardPass::buffer(Buffer& storage, int64_t rows, int64_t cols, const char* what) {
+  if (storage.elements() < rows * cols) storage = backend_.allocate(ElementType::f32, rows * cols, what);
+  return Activations{storage.data(), ElementType::f32, rows, cols};
 }
 
 void ForwardPass::observe(HiddenStateObserver* observer, int index, Activations x) {
   if (observer == nullptr) return;
   host_scratch_.resize(static_cast<size_t>(x.rows * x.cols));
-  backend_.copy_to_host(x.data, x.rows * x.cols, host_scratch_.data());
+  context_->stream().copy_to_host(x.data, x.rows * x.cols * element_bytes(x.dtype), host_scratch_.data());
+  context_->stream().synchronize();
   observer->on_hidden_state(index, x.rows, x.cols, host_scratch_.data());
 }
 
-void ForwardPass::run(const BatchLayout& layout, KvCache& cache, float* logits, HiddenStateObserver* observer) {
+Activations ForwardPass::run(const BatchLayout& layout, const KvLayers& kv, HiddenStateObserver* observer,
+                             const StopCheck& should_stop) {
+  ExecutionContext& ctx = *context_;
   const int64_t n = layout.rows(), hidden = config_.hidden_size;
   const auto eps = static_cast<float>(config_.rms_norm_eps);
-  const Activations x = buffer(x_, n, hidden);
-  const Activations normed = buffer(normed_, n, hidden);
-  const Activations q = buffer(q_, n, config_.query_width());
-  const Activations k = buffer(k_, n, config_.kv_width());
-  const Activations v = buffer(v_, n, config_.kv_width());
-  const Activations attended = buffer(attended_, n, config_.query_width());
-  const Activations delta = buffer(delta_, n, hidden);
+  const Activations x = buffer(x_, n, hidden, "the residual stream");
+  const Activations normed = buffer(normed_, n, hidden, "normalized activations");
+  const Activations q = buffer(q_, n, config_.query_width(), "queries");
+  const Activations k = buffer(k_, n, config_.kv_width(), "keys");
+  const Activations v = buffer(v_, n, config_.kv_width(), "values");
+  const Activations attended = buffer(attended_, n, config_.query_width(), "attention outputs");
+  const Activations delta = buffer(delta_, n, hidden, "layer outputs");
 
-  backend_.begin_batch(layout);
-  backend_.embed(weights_.embedding, x);
+  ctx.begin_batch(layout);
+  backend_.embed(ctx, weights_.embedding, x);
   observe(observer, 0, x);
   for (int l = 0; l < config_.num_layers; ++l) {
+    if (should_stop && should_stop()) throw Interrupted();
     const LayerWeights& layer = weights_.layers[static_cast<size_t>(l)];
     const AttentionWeights& a = layer.attention;
     // x = x + o_proj(attention(rope(q_proj(norm(x))), rope(k_proj(…)), v_proj(…)))
-    backend_.rmsnorm(x, a.norm, eps, normed);
-    backend_.linear(normed, a.q, a.q_bias, q);
-    backend_.linear(normed, a.k, a.k_bias, k);
-    backend_.linear(normed, a.v, a.v_bias, v);
-    backend_.rope(q, config_.num_attention_heads, config_.head_dim, rope_);
-    backend_.rope(k, config_.num_key_value_heads, config_.head_dim, rope_);
+    backend_.rmsnorm(ctx, x, a.norm, eps, normed);
+    backend_.linear(ctx, normed, a.q, a.q_bias, q);
+    backend_.linear(ctx, normed, a.k, a.k_bias, k);
+    backend_.linear(ctx, normed, a.v, a.v_bias, v);
+    backend_.rope(ctx, q, config_.num_attention_heads, config_.head_dim, rope_);
+    backend_.rope(ctx, k, config_.num_key_value_heads, config_.head_dim, rope_);
     AttentionParameters params = attention_;
-    params.window = cache.window(l);
+    params.window = kv.window(l);
     params.sinks = a.sinks;
-    backend_.attention(q, k, v, cache.layer(l), params, attended);
-    backend_.linear(attended, a.o, a.o_bias, delta);
-    backend_.add(x, delta);
+    backend_.attention(ctx, q, k, v, kv.layer(l), params, attended);
+    backend_.linear(ctx, attended, a.o, a.o_bias, delta);
+    backend_.add(ctx, x, delta);
     // x = x + moe(norm(x))
-    backend_.rmsnorm(x, layer.moe.norm, eps, normed);
-    backend_.moe(normed, layer.moe, moe_, delta);
-    backend_.add(x, delta);
+    backend_.rmsnorm(ctx, x, layer.moe.norm, eps, normed);
+    backend_.moe(ctx, normed, layer.moe, moe_, delta);
+    backend_.add(ctx, x, delta);
     observe(observer, l + 1, x);
   }
   if (observer != nullptr) {
-    backend_.rmsnorm(x, weights_.final_norm, eps, normed);
+    backend_.rmsnorm(ctx, x, weights_.final_norm, eps, normed);
     observe(observer, config_.num_layers + 1, normed);
   }
 
   const auto outputs = static_cast<int64_t>(layout.output_rows.size());
-  if (outputs == 0) return;
-  const Activations selected = buffer(outputs_, outputs, hidden);
-  const Activations result = buffer(logits_, outputs, config_.vocab_size);
-  backend_.gather_output_rows(x, selected);
-  backend_.rmsnorm(selected, weights_.final_norm, eps, selected);
-  backend_.linear(selected, weights_.lm_head, Vector{}, result);
-  backend_.copy_to_host(result.data, outputs * config_.vocab_size, logits);
+  const Activations result = buffer(logits_, std::max<int64_t>(outputs, 1), config_.vocab_size, "logits");
+  if (outputs == 0) return result.first_rows(0);
+  const Activations selected = buffer(outputs_, outputs, hidden, "output rows");
+  backend_.gather_output_rows(ctx, x, selected);
+  backend_.rmsnorm(ctx, selected, weights_.final_norm, eps, selected);
+  backend_.linear(ctx, selected, weights_.lm_head, Vector{}, result.first_rows(outputs));
+  return result.first_rows(outputs);
 }
 
 }  // namespace gptoss

@@ -1,31 +1,54 @@
 // The gpt-oss forward pass, written once against the Backend interface.
 #pragma once
 
+#include <functional>
+#include <memory>
+
 #include "backend/backend.h"
-#include "gptoss/session.h"
-#include "runtime/kv_cache.h"
+#include "gptoss/config.h"
+#include "gptoss/observer.h"
+#include "backend/weights.h"
 
 namespace gptoss {
 
+// The KV cache as the forward pass needs it: each layer's view and window.
+class KvLayers {
+ public:
+  virtual ~KvLayers() = default;
+  virtual KvLayerView layer(int index) const = 0;
+  virtual int window(int index) const = 0;  // 0: every earlier key
+};
+
+// Checked between layers; when it returns true the pass stops with gptoss::Interrupted.
+using StopCheck = std::function<bool()>;
+
+// One caller's forward pass: its execution context and activation buffers. Many may run on one
+// backend at once; one ForwardPass is used by one thread at a time.
 class ForwardPass {
  public:
   ForwardPass(const ModelConfig& config, const ModelWeights& weights, Backend& backend);
 
-  // Runs the rows of `layout` through every layer, appending their keys and values to `cache`,
-  // and writes the logits of layout.output_rows to `logits` ([outputs, vocab], host memory).
-  void run(const BatchLayout& layout, KvCache& cache, float* logits, HiddenStateObserver* observer);
+  // Runs the rows of `layout` through every layer, storing their keys and values into `kv`, and
+  // returns the logits of layout.output_rows ([outputs, vocab], backend memory, valid until
+  // the next run).
+  Activations run(const BatchLayout& layout, const KvLayers& kv, HiddenStateObserver* observer = nullptr,
+                  const StopCheck& should_stop = {});
+
+  Backend& backend() const { return backend_; }
+  ExecutionContext& context() const { return *context_; }
 
  private:
-  Activations buffer(DeviceBuffer& storage, int64_t rows, int64_t cols);
+  Activations buffer(Buffer& storage, int64_t rows, int64_t cols, const char* what);
   void observe(HiddenStateObserver* observer, int index, Activations x);
 
   const ModelConfig& config_;
   const ModelWeights& weights_;
   Backend& backend_;
+  std::unique_ptr<ExecutionContext> context_;
   RopeParameters rope_;
   AttentionParameters attention_;
   MoeParameters moe_;
-  DeviceBuffer x_, normed_, q_, k_, v_, attended_, delta_, outputs_, logits_;
+  Buffer x_, normed_, q_, k_, v_, attended_, delta_, outputs_, logits_;
   std::vector<float> host_scratch_;
 };
 

@@ -7,6 +7,7 @@
 #include "gptoss/error.h"
 #include "model/checkpoint_reader.h"
 #include "model/checkpoint_layout.h"
+#include "backend/registry.h"
 
 namespace gptoss {
 
@@ -52,7 +53,7 @@ LoadedModel::LoadedModel(const std::filesystem::path& dir, const LoadOptions& op
   description_ = reader.description();
   description_.checkpoint_format = layout->description();
   eos_token_ids_ = read_eos_token_ids(dir / "generation_config.json", config_);
-  backend_ = make_backend(options.backend, options.threads);
+  backend_ = make_backend(options.device, {.threads = options.threads});
   device_weights_ = backend_->prepare_weights(host_weights_);
 }
 

@@ -7,7 +7,7 @@
 #include "backend/backend.h"
 #include "gptoss/model.h"
 #include "io/checkpoint.h"
-#include "model/weights.h"
+#include "backend/weights.h"
 
 namespace gptoss {
 
@@ -18,6 +18,8 @@ class LoadedModel final : public Model {
   const ModelConfig& config() const override { return config_; }
   const std::filesystem::path& directory() const override { return dir_; }
   ModelDescription describe() const override { return description_; }
+  std::string device() const override { return backend_->name(); }
+  int64_t free_memory() const override { return backend_->available_memory(); }
 
   Backend& backend() const { return *backend_; }
   const std::vector<int32_t>& eos_token_ids() const { return eos_token_ids_; }

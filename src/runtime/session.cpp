@@ -6,25 +6,38 @@
 #include "gptoss/error.h"
 #include "model/forward.h"
 #include "model/loaded_model.h"
-#include "runtime/kv_cache.h"
+#include "runtime/batch_builder.h"
+#include "runtime/kv_layers.h"
+#include "runtime/kv_pool.h"
+#include "runtime/sequence_kv.h"
 
 namespace gptoss {
 
+KvPrecision parse_kv_precision(const std::string& name) {
+  if (name == "bf16") return KvPrecision::bf16;
+  if (name == "f32") return KvPrecision::f32;
+  throw Error("KV precision '" + name + "': use bf16 or f32");
+}
+
 struct Session::State {
-  State(const LoadedModel& m, const SessionOptions& options)
+  State(const LoadedModel& m, const SessionOptions& o)
       : model(m),
-        cache(m.backend(), m.config(), options.max_sequences, options.context_length, options.max_kv_size,
-              options.rollback),
-        forward(m.config(), m.device_weights(), m.backend()),
-        positions(static_cast<size_t>(options.max_sequences), 0),
-        max_kv_size(options.max_kv_size) {}
+        options(o),
+        pool(m.backend(), m.config(),
+             pool_options(m.config(), o.kv, o.max_kv_size, o.max_sequences, o.context_length, o.context_length,
+                          m.backend())),
+        layers(pool),
+        forward(m.config(), m.device_weights(), m.backend()) {
+    for (int s = 0; s < o.max_sequences; ++s) sequences.emplace_back(pool, o.rollback);
+  }
 
   const LoadedModel& model;
-  KvCache cache;
+  SessionOptions options;
+  KvPool pool;
+  PoolLayers layers;
   ForwardPass forward;
-  std::vector<int> positions;
-  int max_kv_size;
-  BatchLayout layout;
+  std::vector<SequenceKv> sequences;
+  BatchBuilder batch;
 };
 
 Session::Session(const Model& model, const SessionOptions& options) {
@@ -38,24 +51,24 @@ Session::~Session() = default;
 
 namespace {
 
-void validate(std::span<const SequenceInput> inputs, const std::vector<int>& positions, const KvCache& cache,
-              int vocab) {
+void validate(std::span<const SequenceInput> inputs, const std::vector<SequenceKv>& sequences,
+              const SessionOptions& options, int vocab) {
   std::set<int> seen;
   for (const SequenceInput& in : inputs) {
     const std::string who = "sequence " + std::to_string(in.sequence);
-    if (in.sequence < 0 || in.sequence >= static_cast<int>(positions.size()))
-      throw Error(who + ": no such sequence (the session holds " + std::to_string(positions.size()) + ")");
+    if (in.sequence < 0 || in.sequence >= static_cast<int>(sequences.size()))
+      throw Error(who + ": no such sequence (the session holds " + std::to_string(sequences.size()) + ")");
     if (!seen.insert(in.sequence).second) throw Error(who + ": listed twice in one batch");
     if (in.tokens.empty() && in.logits != LogitsWanted::none) throw Error(who + ": no tokens to compute logits for");
     for (size_t i = 0; i < in.tokens.size(); ++i)
       if (in.tokens[i] < 0 || in.tokens[i] >= vocab)
         throw Error(who + ": token id " + std::to_string(in.tokens[i]) + " at index " + std::to_string(i) +
                     " is outside the vocabulary (size " + std::to_string(vocab) + ")");
-    const int64_t end = positions[static_cast<size_t>(in.sequence)] + static_cast<int64_t>(in.tokens.size());
-    if (end > (cache.bounded() ? INT32_MAX : cache.context_length()))
-      throw Error(who + ": " + std::to_string(positions[static_cast<size_t>(in.sequence)]) + " cached + " +
-                  std::to_string(in.tokens.size()) + " new tokens exceed the context length of " +
-                  std::to_string(cache.context_length()));
+    const int64_t held = sequences[static_cast<size_t>(in.sequence)].length();
+    const int64_t end = held + static_cast<int64_t>(in.tokens.size());
+    if (end > (options.max_kv_size > 0 ? INT32_MAX : options.context_length))
+      throw Error(who + ": " + std::to_string(held) + " cached + " + std::to_string(in.tokens.size()) +
+                  " new tokens exceed the context length of " + std::to_string(options.context_length));
   }
 }
 
@@ -64,61 +77,55 @@ void validate(std::span<const SequenceInput> inputs, const std::vector<int>& pos
 Logits Session::forward(std::span<const SequenceInput> inputs, HiddenStateObserver* observer) {
   State& s = *state_;
   const ModelConfig& config = s.model.config();
-  validate(inputs, s.positions, s.cache, config.vocab_size);
+  validate(inputs, s.sequences, s.options, config.vocab_size);
 
-  BatchLayout& layout = s.layout;
-  layout = BatchLayout{};
   for (const SequenceInput& in : inputs) {
-    BatchLayout::Sequence seq;
-    seq.slot = in.sequence;
-    seq.start_position = s.positions[static_cast<size_t>(in.sequence)];
-    seq.first_row = layout.rows();
-    seq.rows = static_cast<int64_t>(in.tokens.size());
-    for (size_t i = 0; i < in.tokens.size(); ++i) {
-      layout.tokens.push_back(in.tokens[i]);
-      layout.positions.push_back(seq.start_position + static_cast<int32_t>(i));
-    }
-    if (in.logits == LogitsWanted::all)
-      for (int64_t r = 0; r < seq.rows; ++r) layout.output_rows.push_back(seq.first_row + r);
-    else if (in.logits == LogitsWanted::last)
-      layout.output_rows.push_back(seq.first_row + seq.rows - 1);
-    if (seq.rows > 0) layout.sequences.push_back(seq);
+    SequenceKv& kv = s.sequences[static_cast<size_t>(in.sequence)];
+    if (!kv.reserve(kv.length() + static_cast<int32_t>(in.tokens.size())))
+      throw Error("sequence " + std::to_string(in.sequence) + ": the KV pool has no room for " +
+                  std::to_string(in.tokens.size()) + " more tokens (raise the KV memory)");
+  }
+  s.batch.clear();
+  for (const SequenceInput& in : inputs) {
+    const SequenceKv& kv = s.sequences[static_cast<size_t>(in.sequence)];
+    s.batch.add(kv, kv.length(), in.tokens, in.logits);
   }
 
   Logits logits;
-  logits.rows = static_cast<int64_t>(layout.output_rows.size());
+  logits.rows = static_cast<int64_t>(s.batch.layout().output_rows.size());
   logits.vocab = config.vocab_size;
   logits.values.resize(static_cast<size_t>(logits.rows * logits.vocab));
-  int64_t end_position = 0;
-  for (const auto& seq : layout.sequences) end_position = std::max(end_position, seq.start_position + seq.rows);
-  s.cache.reserve(end_position);
-  if (layout.rows() > 0) s.forward.run(layout, s.cache, logits.values.data(), observer);
-  for (const SequenceInput& in : inputs) s.positions[static_cast<size_t>(in.sequence)] += static_cast<int>(in.tokens.size());
+  if (s.batch.rows() > 0) {
+    const Activations out = s.forward.run(s.batch.layout(), s.layers, observer, s.options.should_stop);
+    if (logits.rows > 0) s.model.backend().read_logits(s.forward.context(), out, logits.values.data());
+  }
+  for (const SequenceInput& in : inputs) {
+    SequenceKv& kv = s.sequences[static_cast<size_t>(in.sequence)];
+    kv.commit(in.tokens);
+  }
   return logits;
 }
 
 int Session::position(int sequence) const {
   if (sequence < 0 || sequence >= max_sequences()) throw Error("sequence " + std::to_string(sequence) + ": no such sequence");
-  return state_->positions[static_cast<size_t>(sequence)];
+  return state_->sequences[static_cast<size_t>(sequence)].length();
 }
 
 void Session::reset(int sequence) {
-  if (sequence < 0 || sequence >= max_sequences()) throw Error("sequence " + std::to_string(sequence) + ": no such sequence");
-  state_->positions[static_cast<size_t>(sequence)] = 0;
+  position(sequence);  // checks the index
+  state_->sequences[static_cast<size_t>(sequence)].release();
 }
 
 bool Session::truncate(int sequence, int position) {
   const int current = this->position(sequence);
-  if (position < 0 || position > current) throw Error("truncate: position " + std::to_string(position) + " is outside 0.." + std::to_string(current));
-  const bool windowed_layers_hold_it = current - position <= state_->cache.rollback();
-  if (position > 0 && !windowed_layers_hold_it) return false;
-  state_->positions[static_cast<size_t>(sequence)] = position;
-  return true;
+  if (position < 0 || position > current)
+    throw Error("truncate: position " + std::to_string(position) + " is outside 0.." + std::to_string(current));
+  return state_->sequences[static_cast<size_t>(sequence)].truncate(position);
 }
 
-int Session::context_length() const { return state_->cache.context_length(); }
-int Session::max_kv_size() const { return state_->max_kv_size; }
-int Session::max_sequences() const { return state_->cache.slots(); }
+int Session::context_length() const { return state_->options.context_length; }
+int Session::max_kv_size() const { return state_->options.max_kv_size; }
+int Session::max_sequences() const { return state_->options.max_sequences; }
 const Model& Session::model() const { return state_->model; }
 
 }  // namespace gptoss

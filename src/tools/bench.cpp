@@ -8,6 +8,7 @@
 
 #include "gptoss/gptoss.h"
 #include "runtime/peak_memory.h"
+#include "tools/device_flags.h"
 #include "tools/model_directory.h"
 #include "tools/tool.h"
 
@@ -21,9 +22,10 @@ struct BenchArgs {
   std::string model;
   int prompt = 512;
   int generate = 128;
-  int threads = 0;
   int repetitions = 1;
+  int batch = 1;
   bool json = false;
+  DeviceFlags device;
 };
 
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
@@ -43,27 +45,47 @@ double bytes_per_token(const Model& model) {
 }
 
 struct Measurement {
-  double prefill_seconds = 0, decode_seconds = 0;
+  double prefill_seconds = 0;  // the first request's time to first token
+  int64_t decode_tokens = 0;   // tokens of the steps in which every request decoded
+  double decode_seconds = 0;
+  double scheduling_share = 0;  // of those steps' time, what was not forward pass or sampling
 };
 
+// B requests of `prompt` random tokens and `generate` greedy tokens each, through the scheduler
+// the server uses. Decode throughput counts only steps in which all B requests decode together.
 Measurement run_once(const Model& model, const BenchArgs& a, std::mt19937& rng) {
-  Session session(model, {.max_sequences = 1, .context_length = a.prompt + a.generate});
+  Scheduler scheduler(model, {.max_running = a.batch,
+                              .step_tokens = std::max(2048, a.batch),
+                              .context_length = a.prompt + a.generate + 1,
+                              .kv = kv_options(a.device, model),
+                              .prefix_cache = false});
   std::uniform_int_distribution<int32_t> token(0, 199997);  // ordinary text tokens
-  std::vector<int32_t> prompt(static_cast<size_t>(a.prompt));
-  for (auto& t : prompt) t = token(rng);
-  Measurement m;
-  auto start = Clock::now();
-  const SequenceInput input{0, prompt, LogitsWanted::last};
-  Logits logits = session.forward({&input, 1});
-  m.prefill_seconds = seconds_since(start);
-  start = Clock::now();
-  for (int i = 0; i < a.generate; ++i) {
-    const float* row = logits.row(0);
-    const auto next = static_cast<int32_t>(std::max_element(row, row + logits.vocab) - row);
-    const SequenceInput step{0, {&next, 1}, LogitsWanted::last};
-    logits = session.forward({&step, 1});
+  GenerationOptions options;
+  options.max_tokens = a.generate + 1;  // the first token comes from the prefill
+  std::vector<Scheduler::Handle> requests;
+  for (int b = 0; b < a.batch; ++b) {
+    std::vector<int32_t> prompt(static_cast<size_t>(a.prompt));
+    for (auto& t : prompt) t = token(rng);
+    requests.push_back(scheduler.submit(prompt, options));
   }
-  m.decode_seconds = seconds_since(start);
+  Measurement m;
+  const auto start = Clock::now();
+  double scheduling = 0;
+  for (;;) {
+    const SchedulerCounters before = scheduler.counters();
+    const auto step_start = Clock::now();
+    if (!scheduler.step()) break;
+    const double seconds = seconds_since(step_start);
+    const SchedulerCounters after = scheduler.counters();
+    if (m.prefill_seconds == 0 && scheduler.stats(requests[0]).generation_tokens > 0) m.prefill_seconds = seconds_since(start);
+    const int64_t rows = after.forwarded_tokens - before.forwarded_tokens;
+    if (rows == a.batch && before.running == a.batch && before.waiting == 0) {
+      m.decode_tokens += rows;
+      m.decode_seconds += seconds;
+      scheduling += seconds - (after.forward_seconds - before.forward_seconds);
+    }
+  }
+  m.scheduling_share = m.decode_seconds > 0 ? scheduling / m.decode_seconds : 0;
   return m;
 }
 
@@ -75,38 +97,59 @@ std::pair<double, double> mean_std(const std::vector<double>& v) {
 }
 
 void run(const BenchArgs& a) {
-  if (a.prompt < 1 || a.generate < 0 || a.repetitions < 1) throw gptoss::Error("bench: -p ≥ 1, -n ≥ 0 and -r ≥ 1 please");
+  if (a.prompt < 1 || a.generate < 0 || a.repetitions < 1 || a.batch < 1)
+    throw gptoss::Error("bench: -p ≥ 1, -n ≥ 0, -r ≥ 1 and --batch ≥ 1 please");
   const auto load_start = Clock::now();
-  const auto model = Model::load(model_directory(a.model), {.backend = "cpu", .threads = a.threads});
+  const auto model = Model::load(model_directory(a.model), load_options(a.device));
   const double load_seconds = seconds_since(load_start);
   std::mt19937 rng(1234);
-  std::vector<double> prefill, decode, ttft;
+  std::vector<double> prefill, decode, ttft, scheduling;
   for (int r = 0; r < a.repetitions; ++r) {
     const Measurement m = run_once(*model, a, rng);
     prefill.push_back(a.prompt / m.prefill_seconds);
     ttft.push_back(m.prefill_seconds);
-    if (a.generate > 0) decode.push_back(a.generate / m.decode_seconds);
+    if (m.decode_seconds > 0) decode.push_back(static_cast<double>(m.decode_tokens) / m.decode_seconds);
+    scheduling.push_back(m.scheduling_share);
   }
   const auto [pp, pp_sd] = mean_std(prefill);
   const auto [tg, tg_sd] = mean_std(decode.empty() ? std::vector<double>{0} : decode);
   const auto [first, first_sd] = mean_std(ttft);
-  const double per_token = bytes_per_token(*model);
+  const auto [sched, sched_sd] = mean_std(scheduling);
+  // Weight bytes per token hold for one sequence; a batch reads more experts per step.
+  const double per_token = a.batch == 1 ? bytes_per_token(*model) : 0;
   const double peak = peak_resident_gb();
   if (a.json) {
-    nlohmann::json j = {{"model", a.model}, {"threads", a.threads}, {"prompt_tokens", a.prompt},
+    nlohmann::json j = {{"model", a.model}, {"device", model->device()}, {"threads", a.device.threads},
+                        {"batch", a.batch}, {"prompt_tokens", a.prompt},
                         {"generated_tokens", a.generate}, {"repetitions", a.repetitions},
                         {"load_seconds", load_seconds}, {"prompt_tokens_per_second", pp},
-                        {"decode_tokens_per_second", tg}, {"time_to_first_token_seconds", first},
-                        {"decode_weight_bytes_per_token", per_token},
-                        {"decode_weight_gb_per_second", tg * per_token / 1e9}, {"peak_memory_gb", peak}};
+                        {"decode_tokens_per_second", tg}, {"aggregate_tok_s", tg},
+                        {"per_sequence_tok_s", tg / a.batch}, {"time_to_first_token_seconds", first},
+                        {"scheduling_overhead_percent", 100 * sched},
+                        {"peak_memory_gb", peak}};
+    if (a.batch == 1) {
+      j["decode_weight_bytes_per_token"] = per_token;
+      j["decode_weight_gb_per_second"] = tg * per_token / 1e9;
+    }
     std::printf("%s\n", j.dump(2).c_str());
     return;
   }
-  std::printf("| model | load s | pp%d tok/s | TTFT s | tg%d tok/s | weights GB/token | weight GB/s | peak GB |\n",
+  if (a.batch > 1) {
+    std::printf("| model | device | batch | load s | pp%d tok/s | TTFT s | tg%d aggregate tok/s | per sequence tok/s | "
+                "scheduling %% | peak GB |\n",
+                a.prompt, a.generate);
+    std::printf("|---|---|---|---|---|---|---|---|---|---|\n");
+    std::printf("| %s | %s | %d | %.2f | %.1f ± %.1f | %.3f ± %.3f | %.2f ± %.2f | %.2f | %.2f | %.2f |\n",
+                a.model.c_str(), model->device().c_str(), a.batch, load_seconds, pp, pp_sd, first, first_sd, tg, tg_sd,
+                tg / a.batch, 100 * sched, peak);
+    return;
+  }
+  std::printf("| model | device | load s | pp%d tok/s | TTFT s | tg%d tok/s | weights GB/token | weight GB/s | peak GB |\n",
               a.prompt, a.generate);
-  std::printf("|---|---|---|---|---|---|---|---|\n");
-  std::printf("| %s | %.2f | %.1f ± %.1f | %.3f ± %.3f | %.2f ± %.2f | %.3f | %.2f | %.2f |\n", a.model.c_str(),
-              load_seconds, pp, pp_sd, first, first_sd, tg, tg_sd, per_token / 1e9, tg * per_token / 1e9, peak);
+  std::printf("|---|---|---|---|---|---|---|---|---|\n");
+  std::printf("| %s | %s | %.2f | %.1f ± %.1f | %.3f ± %.3f | %.2f ± %.2f | %.3f | %.2f | %.2f |\n", a.model.c_str(),
+              model->device().c_str(), load_seconds, pp, pp_sd, first, first_sd, tg, tg_sd, per_token / 1e9,
+              tg * per_token / 1e9, peak);
 }
 
 }  // namespace
@@ -118,7 +161,10 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("-p,--n-prompt", a->prompt, "Prompt tokens")->capture_default_str();
   cmd->add_option("-n,--n-gen", a->generate, "Generated tokens")->capture_default_str();
   cmd->add_option("-r,--repetitions", a->repetitions, "Repetitions (mean ± standard deviation)")->capture_default_str();
-  cmd->add_option("-t,--threads", a->threads, "CPU threads (default: all)");
+  cmd->add_option("-b,--batch", a->batch, "Sequences decoding together (aggregate and per-sequence tok/s)")
+      ->capture_default_str();
+  add_device_flags(cmd, a->device);
+  add_kv_flags(cmd, a->device);
   cmd->add_flag("--json", a->json, "Print JSON instead of a table");
   cmd->callback([a] { run(*a); });
 }

@@ -1,32 +1,38 @@
 // gptoss chat: an interactive conversation (gptoss::Chat) on the terminal.
-#include <csignal>
 #include <cstdio>
 #include <iostream>
 
 #include "gptoss/chat.h"
 #include "gptoss/error.h"
 #include "tools/generation_flags.h"
+#include "tools/interrupt.h"
 #include "tools/tool.h"
 
 namespace gptoss::tools {
 
 namespace {
 
-volatile std::sig_atomic_t interrupted = 0;
-void on_interrupt(int) { interrupted = 1; }
-
-// Streams the answer until it ends or Ctrl-C.
+// Streams the answer until it ends or Ctrl-C (checked between tokens, and between layers while
+// the prompt is computed).
 void answer(Chat& chat, const std::string& question, bool show_reasoning) {
   CompletionPrinter printer(show_reasoning);
-  interrupted = 0;
-  chat.ask(question);
-  while (!interrupted) {
-    const auto token = chat.next();
-    if (!token) break;
-    printer.print(chat.text(*token));
+  clear_interrupt();
+  try {
+    chat.ask(question);
+  } catch (const Interrupted&) {  // during the prompt: the question leaves no trace
+    std::printf("(stopped)\n");
+    return;
+  }
+  try {
+    while (!interrupted()) {
+      const auto token = chat.next();
+      if (!token) break;
+      printer.print(chat.text(*token));
+    }
+  } catch (const Interrupted&) {
   }
   printer.finish(chat.finish_text());
-  if (interrupted) {
+  if (interrupted()) {
     chat.abandon();
     std::printf("(stopped)\n");
     return;
@@ -37,27 +43,26 @@ void answer(Chat& chat, const std::string& question, bool show_reasoning) {
 }
 
 void run(GenerationFlags& flags) {
-  const LoadedChatModel loaded = load_model_and_tokenizer(flags.model, flags.threads);
+  const LoadedChatModel loaded = load_model_and_tokenizer(flags.model, flags.device);
   finish_generation_flags(flags, *loaded.tokenizer);
   ChatOptions options;
   options.system = system_content(flags);
   options.developer = flags.developer;
   options.generation = flags.generation;
   options.max_kv_size = flags.max_kv_size;
+  options.kv = kv_options(flags.device, *loaded.model);
+  options.should_stop = interrupted;
   Chat chat(*loaded.model, *loaded.tokenizer, options);
-  struct sigaction action {};
-  action.sa_handler = on_interrupt;  // no SA_RESTART: Ctrl-C interrupts a read at the prompt
-  sigemptyset(&action.sa_mask);
-  sigaction(SIGINT, &action, nullptr);
+  catch_interrupts();
   std::printf("gptoss chat — /reset clears the conversation, /effort low|medium|high, /system TEXT;\n"
               "Ctrl-C stops an answer, Ctrl-D leaves.\n");
   for (;;) {
     std::printf(">> ");
     std::fflush(stdout);
     std::string line;
-    interrupted = 0;
+    clear_interrupt();
     if (!std::getline(std::cin, line)) {
-      if (interrupted) {  // Ctrl-C at the prompt (the read failed with EINTR): a fresh line
+      if (interrupted()) {  // Ctrl-C at the prompt (the read failed with EINTR): a fresh line
         std::cin.clear();
         std::clearerr(stdin);
         std::printf("\n");

@@ -6,6 +6,7 @@
 #include "gptoss/error.h"
 #include "runtime/peak_memory.h"
 #include "tools/generation_flags.h"
+#include "tools/interrupt.h"
 #include "tools/tool.h"
 
 namespace gptoss::tools {
@@ -44,7 +45,7 @@ std::vector<int32_t> prompt_ids(const GenerateArgs& a, const Tokenizer& tokenize
 void run(GenerateArgs& a) {
   const bool verbose = parse_bool("--verbose", a.verbose);
   if (a.prompt.empty() && a.prompt_tokens.empty()) throw Error("give --prompt TEXT (or -) or --prompt-tokens IDS");
-  const LoadedChatModel loaded = load_model_and_tokenizer(a.flags.model, a.flags.threads);
+  const LoadedChatModel loaded = load_model_and_tokenizer(a.flags.model, a.flags.device);
   finish_generation_flags(a.flags, *loaded.tokenizer);
   const std::vector<int32_t> prompt = prompt_ids(a, *loaded.tokenizer);
   const bool harmony_output = !a.raw && a.prompt_tokens.empty();
@@ -52,20 +53,27 @@ void run(GenerateArgs& a) {
       harmony_output ? harmony::stop_tokens(*loaded.tokenizer) : eos_token_ids(*loaded.model);
 
   const int context = a.context > 0 ? a.context : loaded.model->config().max_position_embeddings;
-  Session session(*loaded.model, {.max_sequences = 1, .context_length = context, .max_kv_size = a.flags.max_kv_size});
-  Generator generator(session, a.flags.generation);
+  Scheduler scheduler(*loaded.model, {.max_running = 1,
+                                      .context_length = context,
+                                      .max_kv_size = a.flags.max_kv_size,
+                                      .kv = kv_options(a.flags.device, *loaded.model),
+                                      .prefix_cache = false,
+                                      .should_stop = interrupted});
+  Generator generator(scheduler, a.flags.generation);
+  catch_interrupts();
   TextStream stream(*loaded.tokenizer, harmony_output);
   CompletionPrinter printer(a.flags.show_reasoning || !harmony_output);
   if (verbose) std::printf("==========\n");
   generator.start(prompt);
   while (const auto token = generator.next()) {
+    if (interrupted()) throw Interrupted();
     // A stop token ends the answer; as plain text it is not part of it.
     if (generator.finish_reason() == FinishReason::stop && !stream.harmony()) break;
     printer.print(stream.feed(*token));
   }
   printer.finish(stream.finish());
   if (!verbose) return;
-  const GenerationStats& s = generator.stats();
+  const GenerationStats s = generator.stats();
   std::printf("==========\n");
   std::printf("Prompt: %d tokens, %.3f tokens-per-sec\n", s.prompt_tokens, s.prompt_tps());
   std::printf("Generation: %d tokens, %.3f tokens-per-sec\n", s.generation_tokens, s.generation_tps());
@@ -73,7 +81,7 @@ void run(GenerateArgs& a) {
   std::printf("Peak memory: %.3f GB\n", peak_resident_gb());
   if (generator.finish_reason() == FinishReason::context_full)
     std::fprintf(stderr, "stopped: the context of %d tokens is full (--max-kv-size N keeps going with a rotating cache)\n",
-                 session.context_length());
+                 scheduler.context_length());
 }
 
 }  // namespace

@@ -14,7 +14,8 @@ void add_generation_flags(CLI::App* cmd, GenerationFlags& f, int default_max_tok
   SamplerOptions& s = f.generation.sampler;
   f.generation.max_tokens = default_max_tokens;
   cmd->add_option("-m,--model", f.model, "Model directory or Hugging Face repo id")->required();
-  cmd->add_option("-t,--threads", f.threads, "CPU threads (default: all)");
+  add_device_flags(cmd, f.device);
+  add_kv_flags(cmd, f.device);
   cmd->add_option("--max-tokens", f.generation.max_tokens, "Most tokens to generate")->capture_default_str();
   cmd->add_option("--temp", s.temperature, "Sampling temperature; 0 = greedy")->capture_default_str();
   cmd->add_option("--top-p", s.top_p, "Keep the most likely tokens up to this probability mass")->capture_default_str();
@@ -58,10 +59,10 @@ void finish_generation_flags(GenerationFlags& f, const Tokenizer& tokenizer) {
   f.generation.sample_vocab_size = tokenizer.vocab_size();  // never sample ids the tokenizer lacks
 }
 
-LoadedChatModel load_model_and_tokenizer(const std::string& name, int threads) {
+LoadedChatModel load_model_and_tokenizer(const std::string& name, const DeviceFlags& device) {
   const std::filesystem::path dir = model_directory(name);
   LoadedChatModel loaded;
-  loaded.model = Model::load(dir, {.backend = "cpu", .threads = threads});
+  loaded.model = Model::load(dir, load_options(device));
   loaded.tokenizer = std::make_unique<Tokenizer>(Tokenizer::load(dir));
   return loaded;
 }

@@ -10,12 +10,13 @@
 #include "gptoss/harmony.h"
 #include "gptoss/text_stream.h"
 #include "gptoss/tokenizer.h"
+#include "tools/device_flags.h"
 
 namespace gptoss::tools {
 
 struct GenerationFlags {
   std::string model;
-  int threads = 0;
+  DeviceFlags device;
   int max_kv_size = 0;
   std::string logit_bias;
   std::string reasoning_effort = "medium";
@@ -25,7 +26,7 @@ struct GenerationFlags {
   GenerationOptions generation;
 };
 
-// -m/--model, -t/--threads, --max-tokens, --temp, --top-p, --top-k, --min-p, --seed,
+// -m/--model, --device, -t/--threads, --kv-dtype, --kv-memory, --max-tokens, --temp, --top-p, --top-k, --min-p, --seed,
 // --max-kv-size, --repetition-penalty, --repetition-context-size, --presence-penalty,
 // --frequency-penalty, --logit-bias, --reasoning-effort, --show-reasoning, --system, --developer.
 void add_generation_flags(CLI::App* cmd, GenerationFlags& flags, int default_max_tokens);
@@ -41,7 +42,7 @@ struct LoadedChatModel {
   std::unique_ptr<Tokenizer> tokenizer;
 };
 // A local directory or a Hugging Face repo id (resolved through the hub cache).
-LoadedChatModel load_model_and_tokenizer(const std::string& model, int threads);
+LoadedChatModel load_model_and_tokenizer(const std::string& model, const DeviceFlags& device);
 
 // Prints deltas to stdout as they come: the final channel plainly; with show_reasoning the
 // analysis (and commentary) too, each message under a label such as "[analysis]".

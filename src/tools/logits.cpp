@@ -5,6 +5,7 @@
 
 #include "gptoss/gptoss.h"
 #include "io/safetensors_writer.h"
+#include "tools/device_flags.h"
 #include "tools/model_directory.h"
 #include "tools/tool.h"
 
@@ -17,7 +18,7 @@ struct LogitsOptions {
   std::string tokens;
   std::string out;
   int context = 0;
-  int threads = 0;
+  DeviceFlags device{.kv_dtype = "f32"};  // this command is for checking logits: exact by default
 };
 
 void print_top5(const Logits& logits) {
@@ -32,9 +33,9 @@ void print_top5(const Logits& logits) {
 
 void run(const LogitsOptions& o) {
   const std::vector<int32_t> tokens = parse_token_list(o.tokens);
-  const auto model = Model::load(model_directory(o.model), {.backend = "cpu", .threads = o.threads});
+  const auto model = Model::load(model_directory(o.model), load_options(o.device));
   const int context = o.context > 0 ? o.context : static_cast<int>(tokens.size());
-  Session session(*model, {.max_sequences = 1, .context_length = context});
+  Session session(*model, {.max_sequences = 1, .context_length = context, .kv = kv_options(o.device, *model)});
   const SequenceInput input{0, tokens, o.out.empty() ? LogitsWanted::last : LogitsWanted::all};
   const Logits logits = session.forward({&input, 1});
   if (o.out.empty()) {
@@ -57,7 +58,8 @@ void add_logits_command(CLI::App& app) {
   cmd->add_option("--tokens", options->tokens, "Comma-separated token ids, e.g. 1,2,3")->required();
   cmd->add_option("--out", options->out, "Write all positions' logits [T, vocab] as tensor 'logits' here");
   cmd->add_option("-c,--ctx", options->context, "Context length to reserve (default: the number of tokens)");
-  cmd->add_option("-t,--threads", options->threads, "CPU threads (default: all)");
+  add_device_flags(cmd, options->device);
+  add_kv_flags(cmd, options->device);
   cmd->callback([options] { run(*options); });
 }
 

@@ -23,6 +23,9 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  } catch (const gptoss::Interrupted&) {
+    std::fprintf(stderr, "\ngptoss: interrupted\n");
+    return 130;  // as a shell reports a command ended by SIGINT
   } catch (const std::exception& e) {
     std::fprintf(stderr, "gptoss: error: %s\n", e.what());
     return 1;

@@ -16,6 +16,8 @@
 #include "eval/statistics.h"
 #include "eval/token_stream.h"
 #include "gptoss/gptoss.h"
+#include "tools/device_flags.h"
+#include "tools/interrupt.h"
 #include "tools/model_directory.h"
 #include "tools/tool.h"
 
@@ -25,7 +27,8 @@ namespace {
 
 struct PerplexityArgs {
   std::string model, data, format, eos_token, save_logits, kl_base;
-  int window = 4096, stride = 0, context = 0, top_k = 32, threads = 0;
+  int window = 4096, stride = 0, context = 0, top_k = 32;
+  DeviceFlags device;
   int64_t max_tokens = 100000, chunks = 0;
   bool eos_between_docs = false, parse_special = false, json = false;
   bool llama_cpp = false;  // --ctx given: llama-perplexity's protocol
@@ -197,7 +200,7 @@ void run(const PerplexityArgs& a) {
       parse_document_format(!a.format.empty() ? a.format : a.llama_cpp ? "text" : "wikitext");
   const std::vector<std::string> documents = read_documents(a.data, format);
   const std::filesystem::path dir = model_directory(a.model);
-  const auto model = Model::load(dir, {.backend = "cpu", .threads = a.threads});
+  const auto model = Model::load(dir, load_options(a.device));
   check_against_model(a, *model);
   const Tokenizer tokenizer = Tokenizer::load(dir);
 
@@ -207,7 +210,10 @@ void run(const PerplexityArgs& a) {
   if (!a.kl_base.empty()) base = load_top_log_probs(a.kl_base, r.plan.identity);
   RunningPerplexity progress;
   EvaluationOptions options = a.evaluation;
-  options.threads = a.threads;
+  options.threads = a.device.threads;
+  options.kv = kv_options(a.device, *model);
+  options.should_stop = interrupted;
+  catch_interrupts();
   options.save_top_k = a.save_logits.empty() ? 0 : a.top_k;
   options.base = a.kl_base.empty() ? nullptr : &base;
   options.on_progress = [&](const EvaluationProgress& p) { progress.update(p); };
@@ -260,7 +266,8 @@ void add_perplexity_command(CLI::App& app) {
       ->needs(save);
   cmd->add_option("--kl-base", a->kl_base,
                   "Compare with a base model's --save-logits file: KL divergence, top-1 agreement, PPL difference");
-  cmd->add_option("-t,--threads", a->threads, "CPU threads (default: all)");
+  add_device_flags(cmd, a->device);
+  add_kv_flags(cmd, a->device);
   cmd->add_flag("--json", a->json, "Print JSON");
   cmd->callback([a, ctx, stride, max_tokens] {
     a->llama_cpp = ctx->count() > 0;

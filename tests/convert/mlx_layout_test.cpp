@@ -89,7 +89,8 @@ TEST(MlxConvert, MlxLmPresetKeepsExpertsMxfp4) {
   const auto mixed = Model::load(out);
   EXPECT_NE(mixed->describe().checkpoint_format.find("MLX"), std::string::npos);
   const std::vector<int32_t> tokens = {976, 4853, 19705, 68347};
-  Session a(*original), b(*mixed);
+  const SessionOptions exact{.kv = {.precision = KvPrecision::f32}};
+  Session a(*original, exact), b(*mixed, exact);
   const SequenceInput input{0, tokens, LogitsWanted::last};
   const Logits la = a.forward({&input, 1}), lb = b.forward({&input, 1});
   EXPECT_GT(test::relative_l2(lb.row(0), la.row(0), static_cast<size_t>(la.vocab)), 0.0);  // the rest is 4-bit
@@ -102,7 +103,8 @@ TEST(MlxConvert, UnquantizedConversionIsExact) {
   const auto original = Model::load(test::tiny_model_dir());
   const auto converted = Model::load(out);
   const std::vector<int32_t> tokens = {976, 4853, 19705, 68347};
-  Session a(*original), b(*converted);
+  const SessionOptions exact{.kv = {.precision = KvPrecision::f32}};
+  Session a(*original, exact), b(*converted, exact);
   const SequenceInput input{0, tokens, LogitsWanted::all};
   EXPECT_EQ(a.forward({&input, 1}).values, b.forward({&input, 1}).values);  // MXFP4 → bf16 is exact
 }
@@ -249,7 +251,7 @@ TEST(MlxConvert, TwentyBShapedCheckpointHasTheNamesShapesAndDtypesOfMlxLm) {
   }
 
   const auto model = Model::load(dir / "q5");
-  Session session(*model, {.max_sequences = 1, .context_length = 8});
+  Session session(*model, {.max_sequences = 1, .context_length = 8, .kv = {.precision = KvPrecision::f32}});
   const std::vector<int32_t> tokens = {200006, 1428, 200008};
   const SequenceInput input{0, tokens, LogitsWanted::last};
   const Logits logits = session.forward({&input, 1});

@@ -34,7 +34,7 @@ double kl(const std::vector<double>& log_p, const std::vector<double>& log_q) {
 }
 
 Logits all_logits(const Model& model, const std::vector<int32_t>& tokens) {
-  Session session(model, {.max_sequences = 1, .context_length = static_cast<int>(tokens.size())});
+  Session session(model, {.max_sequences = 1, .context_length = static_cast<int>(tokens.size()), .kv = {.precision = KvPrecision::f32}});
   const SequenceInput input{0, tokens, LogitsWanted::all};
   return session.forward({&input, 1});
 }

@@ -21,7 +21,7 @@ class IncrementalTest : public ::testing::Test {
   }
 
   static Logits full_pass(const std::vector<int32_t>& tokens) {
-    Session session(*model_, {.max_sequences = 1, .context_length = static_cast<int>(tokens.size())});
+    Session session(*model_, {.max_sequences = 1, .context_length = static_cast<int>(tokens.size()), .kv = {.precision = KvPrecision::f32}});
     const SequenceInput input{0, tokens, LogitsWanted::all};
     return session.forward({&input, 1});
   }
@@ -37,7 +37,7 @@ TEST_F(IncrementalTest, PrefillThenOneTokenAtATimeEqualsFullPass) {
     ASSERT_GT(tokens.size(), static_cast<size_t>(model_->config().sliding_window) * 2);
     const Logits full = full_pass(tokens);
     for (size_t prefill : {size_t{1}, size_t{5}, size_t{16}, size_t{17}, tokens.size() - 1}) {
-      Session session(*model_, {.max_sequences = 1, .context_length = static_cast<int>(tokens.size())});
+      Session session(*model_, {.max_sequences = 1, .context_length = static_cast<int>(tokens.size()), .kv = {.precision = KvPrecision::f32}});
       std::vector<int32_t> first(tokens.begin(), tokens.begin() + static_cast<ptrdiff_t>(prefill));
       SequenceInput input{0, first, LogitsWanted::all};
       const Logits head = session.forward({&input, 1});
@@ -59,7 +59,7 @@ TEST_F(IncrementalTest, PrefillThenOneTokenAtATimeEqualsFullPass) {
 TEST_F(IncrementalTest, ChunkedPrefillLargerThanTheWindowEqualsFullPass) {
   const std::vector<int32_t> tokens = prompt("harmony");
   const Logits full = full_pass(tokens);
-  Session session(*model_, {.max_sequences = 1, .context_length = static_cast<int>(tokens.size())});
+  Session session(*model_, {.max_sequences = 1, .context_length = static_cast<int>(tokens.size()), .kv = {.precision = KvPrecision::f32}});
   for (size_t start = 0; start < tokens.size(); start += 20) {
     const size_t n = std::min<size_t>(20, tokens.size() - start);
     const SequenceInput input{0, {tokens.data() + start, n}, LogitsWanted::all};
@@ -73,7 +73,7 @@ TEST_F(IncrementalTest, ChunkedPrefillLargerThanTheWindowEqualsFullPass) {
 
 TEST_F(IncrementalTest, BatchOfThreePromptsEqualsEachAlone) {
   const std::vector<std::vector<int32_t>> prompts = {prompt("long"), prompt("short"), prompt("romanian")};
-  Session session(*model_, {.max_sequences = 3, .context_length = 64});
+  Session session(*model_, {.max_sequences = 3, .context_length = 64, .kv = {.precision = KvPrecision::f32}});
   std::vector<SequenceInput> inputs;
   // Slots in a different order than the inputs, to catch slot/row mix-ups.
   const int slots[3] = {2, 0, 1};
@@ -105,12 +105,12 @@ TEST_F(IncrementalTest, FullLayerCacheGrowsPastItsInitialCapacity) {
   std::vector<int32_t> tokens(600);
   for (size_t i = 0; i < tokens.size(); ++i) tokens[i] = static_cast<int32_t>((i * 7919 + 13) % 200000);
   const auto last_logits = [&](size_t n) {
-    Session session(*model_, {.max_sequences = 1, .context_length = static_cast<int>(n)});
+    Session session(*model_, {.max_sequences = 1, .context_length = static_cast<int>(n), .kv = {.precision = KvPrecision::f32}});
     const SequenceInput input{0, {tokens.data(), n}, LogitsWanted::last};
     return session.forward({&input, 1});
   };
   // 250 at once, then single steps across the first doubling (256), then one chunk across the next.
-  Session session(*model_, {.max_sequences = 2, .context_length = 2000});
+  Session session(*model_, {.max_sequences = 2, .context_length = 2000, .kv = {.precision = KvPrecision::f32}});
   SequenceInput input{1, {tokens.data(), 250}, LogitsWanted::none};
   session.forward({&input, 1});
   Logits step;
@@ -128,11 +128,11 @@ TEST_F(IncrementalTest, MaxKvSizeWindowsTheFullLayersAndRunsPastTheContext) {
   std::vector<int32_t> tokens(90);
   for (size_t i = 0; i < tokens.size(); ++i) tokens[i] = static_cast<int32_t>((i * 104729 + 7) % 200000);
   // All at once (the full layers see a 24-key window inside one chunk) …
-  Session whole(*model_, {.max_sequences = 1, .context_length = 32, .max_kv_size = 24});
+  Session whole(*model_, {.max_sequences = 1, .context_length = 32, .max_kv_size = 24, .kv = {.precision = KvPrecision::f32}});
   const SequenceInput all{0, tokens, LogitsWanted::all};
   const Logits expected = whole.forward({&all, 1});
   // … equals feeding it in pieces through the 24-slot rings, well past the 32-token context.
-  Session pieces(*model_, {.max_sequences = 1, .context_length = 32, .max_kv_size = 24});
+  Session pieces(*model_, {.max_sequences = 1, .context_length = 32, .max_kv_size = 24, .kv = {.precision = KvPrecision::f32}});
   size_t at = 0;
   for (size_t n : {size_t{30}, size_t{1}, size_t{1}, size_t{25}, size_t{33}}) {
     const SequenceInput in{0, {tokens.data() + at, n}, LogitsWanted::all};
@@ -144,7 +144,7 @@ TEST_F(IncrementalTest, MaxKvSizeWindowsTheFullLayersAndRunsPastTheContext) {
     at += n;
   }
   // Without max_kv_size the same session would have stopped at 32 tokens.
-  Session bounded(*model_, {.max_sequences = 1, .context_length = 32});
+  Session bounded(*model_, {.max_sequences = 1, .context_length = 32, .kv = {.precision = KvPrecision::f32}});
   EXPECT_THROW(bounded.forward({&all, 1}), Error);
   // Windowing the full layers changes the result once the window is exceeded.
   const Logits unbounded = full_pass(tokens);
@@ -157,7 +157,7 @@ TEST_F(IncrementalTest, TruncateGoesBackWithinTheRollback) {
   std::vector<int32_t> branch(prompt_tokens.begin(), prompt_tokens.begin() + 30);
   branch.insert(branch.end(), {11, 22, 33, 44});
   const Logits expected = full_pass(branch);
-  Session session(*model_, {.max_sequences = 1, .context_length = 64, .rollback = 8});
+  Session session(*model_, {.max_sequences = 1, .context_length = 64, .rollback = 8, .kv = {.precision = KvPrecision::f32}});
   const SequenceInput in{0, prompt_tokens, LogitsWanted::none};
   session.forward({&in, 1});
   EXPECT_FALSE(session.truncate(0, 20));  // 17 back: the rings no longer hold it
@@ -173,7 +173,7 @@ TEST_F(IncrementalTest, TruncateGoesBackWithinTheRollback) {
 
 TEST_F(IncrementalTest, ResetStartsTheSequenceOver) {
   const std::vector<int32_t> tokens = prompt("short");
-  Session session(*model_, {.max_sequences = 1, .context_length = 8});
+  Session session(*model_, {.max_sequences = 1, .context_length = 8, .kv = {.precision = KvPrecision::f32}});
   const SequenceInput input{0, tokens, LogitsWanted::last};
   const Logits first = session.forward({&input, 1});
   session.reset(0);

@@ -54,7 +54,7 @@ std::vector<int32_t> top_ids(const float* logits, int64_t vocab, int k) {
 TEST_P(ReferenceTest, LogitsTopKAndHiddenStatesMatchTransformers) {
   const std::vector<int32_t> tokens = ids();
   const auto t = static_cast<int64_t>(tokens.size());
-  Session session(*model_, {.max_sequences = 1, .context_length = static_cast<int>(t)});
+  Session session(*model_, {.max_sequences = 1, .context_length = static_cast<int>(t), .kv = {.precision = KvPrecision::f32}});
   HiddenCapture hidden;
   const SequenceInput input{0, tokens, LogitsWanted::all};
   const Logits logits = session.forward({&input, 1}, &hidden);
@@ -108,7 +108,7 @@ TEST_P(ReferenceTest, LogitsTopKAndHiddenStatesMatchTransformers) {
 TEST_P(ReferenceTest, GreedyContinuationWithKvCacheMatchesTransformers) {
   std::vector<int32_t> tokens = ids();
   const auto& expected = ref("greedy").i32;
-  Session session(*model_, {.max_sequences = 1, .context_length = static_cast<int>(tokens.size() + expected.size())});
+  Session session(*model_, {.max_sequences = 1, .context_length = static_cast<int>(tokens.size() + expected.size()), .kv = {.precision = KvPrecision::f32}});
   std::vector<int32_t> generated;
   std::vector<int32_t> next = tokens;
   for (size_t i = 0; i < expected.size(); ++i) {

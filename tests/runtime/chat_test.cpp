@@ -1,5 +1,6 @@
-// Chat: turns reuse the KV cache and give exactly what a fresh computation of the whole
-// conversation gives; interrupted questions leave no trace; reset starts over.
+// Chat: turns reuse the KV blocks of earlier turns (the prefix cache) and give exactly what a
+// fresh computation of the whole conversation gives; interrupted questions leave no trace;
+// reset starts over.
 #include <gtest/gtest.h>
 
 #include "gptoss/gptoss.h"
@@ -22,6 +23,7 @@ class ChatTest : public ::testing::Test {
     ChatOptions o;
     o.system.current_date = "2026-11-26";
     o.generation.max_tokens = max_tokens;
+    o.kv.precision = KvPrecision::f32;
     return o;
   }
   static std::vector<int32_t> answer(Chat& chat, const std::string& question) {
@@ -33,12 +35,15 @@ class ChatTest : public ::testing::Test {
   }
   // What a fresh session generates (greedy) for the conversation rendered from scratch.
   static std::vector<int32_t> fresh_answer(const harmony::Conversation& conversation, int max_tokens) {
-    Session session(*model_, {.max_sequences = 1, .context_length = 4096});
+    Scheduler scheduler(*model_, {.max_running = 1,
+                                  .context_length = 4096,
+                                  .kv = {.precision = KvPrecision::f32},
+                                  .prefix_cache = false});
     GenerationOptions o;
     o.max_tokens = max_tokens;
     o.stop_tokens = harmony::stop_tokens(*tokenizer_);
     o.sample_vocab_size = tokenizer_->vocab_size();
-    Generator generator(session, o);
+    Generator generator(scheduler, o);
     generator.start(harmony::render_for_completion(*tokenizer_, conversation));
     std::vector<int32_t> tokens;
     while (const auto t = generator.next()) tokens.push_back(*t);
@@ -89,15 +94,16 @@ TEST_F(ChatTest, ResetAndSystemChanges) {
   EXPECT_NE(harmony::render_text(chat.conversation()).find("Reasoning: high"), std::string::npos);
 }
 
-TEST_F(ChatTest, GoingBackFurtherThanTheRollbackRecomputes) {
-  ChatOptions o = options(40);
-  o.rollback = 0;  // every rewrite of cached tokens recomputes the conversation
-  Chat chat(*model_, *tokenizer_, o);
+// A long answer moves the sliding window far past the prompt; the blocks the next turn needs
+// were released into the prefix cache, and it still reuses the conversation so far.
+TEST_F(ChatTest, ALongAnswerStillLeavesItsPrefixToTheNextTurn) {
+  Chat chat(*model_, *tokenizer_, options(200));
   answer(chat, "One");
   harmony::Conversation expected = chat.conversation();
   expected.push_back(harmony::Message::user("Two"));
   const std::vector<int32_t> second = answer(chat, "Two");
-  EXPECT_EQ(second, fresh_answer(expected, 40));
+  EXPECT_GT(chat.reused_tokens(), 60);
+  EXPECT_EQ(second, fresh_answer(expected, 200));
 }
 
 }  // namespace

@@ -1,7 +1,7 @@
 // Sampler: greedy and seeded reproducibility, the penalties, the filters, and chi-square tests of
 // the empirical distributions against mlx_lm's semantics (mlx_lm/sample_utils.py), computed here
 // independently the way mlx_lm writes them (an ascending sort and cumulative sum for top-p).
-#include "runtime/sampler.h"
+#include "sampling/sampling_steps.h"
 
 #include <gtest/gtest.h>
 

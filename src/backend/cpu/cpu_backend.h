@@ -1,8 +1,9 @@
 // The CPU backend: float32 activations in host memory, weights read in place from the mapped
-// checkpoint, work split over a thread pool.
+// checkpoint, work split over one thread pool that every caller shares (its loops take turns).
 #pragma once
 
 #include "backend/backend.h"
+#include "backend/registry.h"
 #include "util/thread_pool.h"
 
 namespace gptoss {
@@ -12,27 +13,37 @@ class CpuBackend final : public Backend {
   explicit CpuBackend(int threads);
   const char* name() const override { return "cpu"; }
 
-  ModelWeights prepare_weights(const ModelWeights& host) override { return host; }
-  DeviceBuffer allocate(int64_t floats) override;
-  void copy_to_host(const float* device, int64_t floats, float* host) override;
-  void copy_on_device(const float* from, int64_t floats, float* to) override { copy_to_host(from, floats, to); }
-  void begin_batch(const BatchLayout& layout) override { layout_ = &layout; }
+  Buffer allocate(ElementType dtype, int64_t elements, const char* what) override {
+    return memory_.allocate(dtype, elements, what);
+  }
+  void copy(const void* from, void* to, int64_t bytes) override { memory_.copy(from, to, bytes); }
+  int64_t available_memory() const override { return memory_.available_memory(); }
 
-  void embed(const Matrix& table, Activations out) override;
-  void rmsnorm(Activations x, Vector weight, float eps, Activations out) override;
-  void linear(Activations x, const Matrix& w, Vector bias, Activations y) override;
-  void rope(Activations x, int heads, int head_dim, const RopeParameters& rope) override;
-  void attention(Activations q, Activations k, Activations v, KvLayer cache, const AttentionParameters& params,
-                 Activations out) override;
-  void moe(Activations x, const MoeWeights& weights, const MoeParameters& params, Activations out) override;
-  void add(Activations x, Activations delta) override;
-  void gather_output_rows(Activations x, Activations out) override;
+  ModelWeights prepare_weights(const ModelWeights& host) override { return host; }
+  std::unique_ptr<ExecutionContext> make_context() override;
+
+  void embed(ExecutionContext& ctx, const Matrix& table, Activations out) override;
+  void rmsnorm(ExecutionContext& ctx, Activations x, Vector weight, float eps, Activations out) override;
+  void linear(ExecutionContext& ctx, Activations x, const Matrix& w, Vector bias, Activations y) override;
+  void rope(ExecutionContext& ctx, Activations x, int heads, int head_dim, const RopeParameters& rope) override;
+  void attention(ExecutionContext& ctx, Activations q, Activations k, Activations v, const KvLayerView& cache,
+                 const AttentionParameters& params, Activations out) override;
+  void moe(ExecutionContext& ctx, Activations x, const MoeWeights& weights, const MoeParameters& params,
+           Activations out) override;
+  void add(ExecutionContext& ctx, Activations x, Activations delta) override;
+  void gather_output_rows(ExecutionContext& ctx, Activations x, Activations out) override;
+  void sample(ExecutionContext& ctx, Activations logits, std::span<const SampleRequest> requests,
+              std::span<SampleResult> results) override;
+  void read_logits(ExecutionContext& ctx, Activations logits, float* host) override;
 
   ThreadPool& pool() { return pool_; }
 
  private:
+  HostMemory memory_;
   ThreadPool pool_;
-  const BatchLayout* layout_ = nullptr;
 };
+
+// How the registry knows this backend.
+BackendEntry cpu_backend_entry();
 
 }  // namespace gptoss

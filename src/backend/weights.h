@@ -1,4 +1,5 @@
-// The gpt-oss weights as typed views, independent of the checkpoint layout they came from.
+// The gpt-oss weights as typed views, as the backends' kernels take them, independent of the
+// checkpoint layout they came from (model/ builds them from the files).
 #pragma once
 
 #include <memory>

@@ -1,4 +1,6 @@
-// The steps of gptoss::Sampler::sample, one function each, so that tests can check them apart.
+// The steps of choosing a token from one row of logits, one function each, so that tests can
+// check them apart; sample_row runs them all. Used by gptoss::Sampler and by the CPU backend's
+// sampling op (a GPU backend implements the same steps in its own kernels).
 //
 // Every filter keeps a prefix of the same ranking: larger logit first, and among equal logits
 // the lower id first (the order in which greedy decoding prefers them).
@@ -7,6 +9,7 @@
 #include <cstdint>
 #include <random>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "gptoss/sampler.h"
@@ -46,5 +49,23 @@ double uniform(std::mt19937_64& rng);
 // with probabilities ∝ exp(logit / temperature). Candidates: not empty; `weights`: scratch space.
 int32_t draw(std::span<const Candidate> candidates, double temperature, double quantile,
              std::vector<double>& weights);
+
+// Scratch memory reused from row to row.
+struct Workspace {
+  std::vector<float> logits;  // the row, cut to the vocabulary, after the processors
+  std::vector<Candidate> candidates;
+  std::vector<double> weights;
+};
+
+// Every step on one row: the processors, then argmax at temperature 0, else the filters and a
+// draw at `quantile`. Throws gptoss::Error for a row shorter than vocab_size or a non-finite
+// logit after the processors.
+int32_t sample_row(const SamplerOptions& options, int32_t vocab_size, std::span<const float> logits,
+                   std::span<const int32_t> history, double quantile, Workspace& workspace);
+
+// The log-probability of `token` under softmax(logits) (the model's own distribution), and the
+// `top` most probable tokens with theirs, best first.
+void log_probs_of(std::span<const float> logits, int32_t token, int top, float& token_log_prob,
+                  std::vector<std::pair<int32_t, float>>& best, Workspace& workspace);
 
 }  // namespace gptoss::sampling

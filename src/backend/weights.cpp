@@ -1,4 +1,4 @@
-#include "model/weights.h"
+#include "backend/weights.h"
 
 namespace gptoss {
 

@@ -1,0 +1,55 @@
+#include "tools/device_flags.h"
+
+#include <cmath>
+#include <cstdlib>
+
+#include "gptoss/error.h"
+
+namespace gptoss::tools {
+
+void add_device_flags(CLI::App* cmd, DeviceFlags& f) {
+  cmd->add_option("--device", f.device, "Where to run: cpu, cuda or auto (the best available)")->capture_default_str();
+  cmd->add_option("-t,--threads", f.threads, "CPU threads (default: all)");
+}
+
+void add_kv_flags(CLI::App* cmd, DeviceFlags& f) {
+  cmd->add_option("--kv-dtype", f.kv_dtype, "KV cache precision: bf16 or f32 (exact)")->capture_default_str();
+  cmd->add_option("--kv-memory", f.kv_memory,
+                  "KV cache pool size, e.g. 8GiB or 50% of free memory (default: what the context needs)");
+}
+
+LoadOptions load_options(const DeviceFlags& f) { return {.device = f.device, .threads = f.threads}; }
+
+KvOptions kv_options(const DeviceFlags& f, const Model& model) {
+  KvOptions kv;
+  kv.precision = parse_kv_precision(f.kv_dtype);
+  if (!f.kv_memory.empty()) kv.memory_bytes = parse_memory_size(f.kv_memory, model.free_memory());
+  return kv;
+}
+
+int64_t parse_memory_size(const std::string& text, int64_t available) {
+  const auto fail = [&] {
+    throw Error("--kv-memory: '" + text + "' (give a size such as 8GiB, 512M or 4096, or a share such as 50%)");
+  };
+  char* end = nullptr;
+  const double value = std::strtod(text.c_str(), &end);
+  if (end == text.c_str() || !std::isfinite(value) || value <= 0) fail();
+  std::string unit(end);
+  if (unit == "%") {
+    if (value > 100) fail();
+    return static_cast<int64_t>(static_cast<double>(available) * value / 100);
+  }
+  if (unit.size() > 1 && (unit.back() == 'B' || unit.back() == 'b')) unit.pop_back();
+  if (unit.size() > 1 && unit.back() == 'i') unit.pop_back();
+  double scale = 1;
+  if (unit == "K" || unit == "k") scale = 0x1p10;
+  else if (unit == "M" || unit == "m") scale = 0x1p20;
+  else if (unit == "G" || unit == "g") scale = 0x1p30;
+  else if (unit == "T" || unit == "t") scale = 0x1p40;
+  else if (!unit.empty()) fail();
+  const double bytes = value * scale;
+  if (bytes > 0x1p62 || bytes < 1) fail();
+  return static_cast<int64_t>(bytes);
+}
+
+}  // namespace gptoss::tools
