@@ -107,6 +107,10 @@ KvLayerView KvPool::layer(int l) const {
                      options_.block_tokens, kv_width_, g};
 }
 
+bool KvPool::bounded() const {
+  return std::all_of(groups_.begin(), groups_.end(), [](const Group& g) { return g.window > 0; });
+}
+
 int64_t KvPool::bytes_per_token() const {
   int64_t bytes = 0;
   for (const Group& g : groups_) bytes += g.bytes_per_block / options_.block_tokens;

@@ -65,6 +65,8 @@ class KvPool {
   int group_of_layer(int layer) const { return layer_group_.at(static_cast<size_t>(layer)); }
   const std::vector<int>& layers_of_group(int g) const { return group(g).layers; }
   int window(int g) const { return group(g).window; }  // 0: keeps every position
+  // Every group is windowed (max_kv_size > 0): a sequence's memory is bounded however long it gets.
+  bool bounded() const;
   KvLayerView layer(int l) const;
   int block_tokens() const { return options_.block_tokens; }
   int rollback() const { return options_.rollback; }

@@ -66,9 +66,9 @@ int64_t SequenceKv::blocks_held(int g) const {
   return std::count_if(t.begin(), t.end(), [](int32_t b) { return b >= 0; });
 }
 
-// Blocks reserve(end) takes from group g: missing ones, plus a copy of a block shared with
-// another sequence (only the partial block at length can be: later ones are this sequence's own).
-int64_t SequenceKv::blocks_needed(int g, int32_t end) const {
+// Missing blocks, plus a copy of a block shared with another sequence (only the partial block at
+// length can be: later ones are this sequence's own).
+int64_t SequenceKv::blocks_to_reserve(int g, int32_t end) const {
   const auto& table = tables_[static_cast<size_t>(g)];
   const int32_t bt = pool_->block_tokens();
   int64_t needed = 0;
@@ -82,7 +82,7 @@ int64_t SequenceKv::blocks_needed(int g, int32_t end) const {
 bool SequenceKv::reserve(int32_t end) {
   if (end <= length_) return true;
   for (int g = 0; g < pool_->groups(); ++g)
-    if (blocks_needed(g, end) > pool_->free_blocks(g)) return false;
+    if (blocks_to_reserve(g, end) > pool_->free_blocks(g)) return false;
   const int32_t bt = pool_->block_tokens();
   for (int g = 0; g < pool_->groups(); ++g) {
     auto& table = tables_[static_cast<size_t>(g)];
@@ -182,25 +182,33 @@ int32_t SequenceKv::adopt_prefix(std::span<const int32_t> prompt) {
   const int32_t max_blocks = n > 0 ? (n - 1) / bt : 0;  // one token at least stays to compute
   std::vector<uint64_t> hashes;
   std::array<std::vector<int32_t>, kMaxKvGroups> found;
-  for (int32_t i = 0; i < max_blocks; ++i) {
+  // An unbounded group needs every block below P, so its first miss ends the search.
+  bool unbounded_missed = false;
+  for (int32_t i = 0; i < max_blocks && !unbounded_missed; ++i) {
     const uint64_t parent = i == 0 ? PrefixCache::kRootHash : hashes.back();
     const auto tokens = prompt.subspan(static_cast<size_t>(i * bt), static_cast<size_t>(bt));
-    hashes.push_back(PrefixCache::chain(parent, tokens));
-    for (int g = 0; g < pool_->groups(); ++g)
-      found[static_cast<size_t>(g)].push_back(pool_->prefix_cache(g).find(hashes.back(), parent, tokens));
+    const uint64_t hash = PrefixCache::chain(parent, tokens);
+    for (int g = 0; g < pool_->groups(); ++g) {
+      const int32_t block = pool_->prefix_cache(g).find(hash, parent, tokens);
+      unbounded_missed |= block < 0 && pool_->window(g) == 0;
+      found[static_cast<size_t>(g)].push_back(block);
+    }
+    hashes.push_back(hash);
   }
+  if (unbounded_missed) hashes.pop_back();  // the missing block, and the search's limit
   // First block group g needs for a prefix of k blocks (the window's start; 0 when unbounded).
   auto first_needed = [&](int g, int32_t k) {
     const int32_t window = pool_->window(g);
     return window == 0 ? 0 : std::max(0, k * bt - window + 1) / bt;
   };
+  // Only the windowed groups need checking: the unbounded ones hold every block below hashes.size().
   auto usable = [&](int32_t k) {
     for (int g = 0; g < pool_->groups(); ++g)
-      for (int32_t i = first_needed(g, k); i < k; ++i)
+      for (int32_t i = first_needed(g, k); i < k && pool_->window(g) > 0; ++i)
         if (found[static_cast<size_t>(g)][static_cast<size_t>(i)] < 0) return false;
     return true;
   };
-  int32_t k = max_blocks;
+  auto k = static_cast<int32_t>(hashes.size());
   while (k > 0 && !usable(k)) --k;
   if (k == 0) return 0;
 

@@ -33,12 +33,15 @@ class SequenceKv {
   // Makes every group hold writable blocks for positions [length(), end). False, changing
   // nothing, when the pool cannot supply them (the caller preempts someone and retries).
   bool reserve(int32_t end);
+  // Blocks reserve(end) would take from group g (the scheduler's admission arithmetic).
+  int64_t blocks_to_reserve(int g, int32_t end) const;
   // Positions [length(), end) are computed; `tokens` are theirs (end − length() of them).
   // Registers the blocks this fills in the prefix cache, then releases windowed blocks that no
   // position ≥ end − window + 1 − rollback reads.
   void commit(int32_t end, std::span<const int32_t> tokens);
-  // Forgets positions ≥ position (≤ length()). False, changing nothing, when a windowed group
-  // no longer holds the positions that the next token at `position` attends to.
+  // Forgets positions ≥ position (≤ length()) and frees blocks reserved past it. False, changing
+  // nothing, when a windowed group no longer holds the positions that the next token at
+  // `position` attends to (the pool's rollback option says how far back that is guaranteed).
   bool truncate(int32_t position);
   // On an empty sequence: takes the longest prefix of whole blocks of `prompt` that the prefix
   // cache holds in every group in a usable way (an unbounded group: all blocks below P; a
@@ -58,7 +61,6 @@ class SequenceKv {
   KvPool& pool() const { return *pool_; }
 
  private:
-  int64_t blocks_needed(int g, int32_t end) const;
   bool window_intact(int g, int32_t position) const;
 
   KvPool* pool_;

@@ -129,12 +129,14 @@ TEST(KvPoolPlan, AllWindowedSplitsTheRestByNeedAndOneKindHasOneGroup) {
   EXPECT_LE(plans[0].blocks + plans[1].blocks, 1000);
   EXPECT_GE(plans[0].blocks + plans[1].blocks, 998);
   EXPECT_NEAR(static_cast<double>(plans[0].blocks) / plans[1].blocks, 24.0 / 12.0, 0.01);
+  HostMemory memory;
+  EXPECT_TRUE(KvPool(memory, c, o).bounded());
 
   ModelConfig full_only = c;
   full_only.layer_types.assign(4, AttentionKind::full);
   o.max_kv_size = 0;
-  HostMemory memory;
   KvPool pool(memory, full_only, o);
+  EXPECT_FALSE(pool.bounded());
   EXPECT_EQ(pool.groups(), 1);
   EXPECT_EQ(pool.total_blocks(0), 500);  // 4 layers per block now: 32 KiB
   for (int l = 0; l < 4; ++l) EXPECT_EQ(pool.group_of_layer(l), 0);
@@ -282,6 +284,9 @@ TEST(SequenceKv, FailedReserveChangesNothing) {
   SequenceKv a(pool), b(pool);
   feed(a, iota_tokens(100), 32);  // 7 blocks
   const auto free0 = pool.free_blocks(0), free1 = pool.free_blocks(1);
+  EXPECT_EQ(b.blocks_to_reserve(0, 40), 3);
+  EXPECT_EQ(a.blocks_to_reserve(0, 130), 2);
+  EXPECT_EQ(a.blocks_to_reserve(0, 112), 0);
   EXPECT_FALSE(b.reserve(40));
   EXPECT_FALSE(a.reserve(130));
   EXPECT_EQ(pool.free_blocks(0), free0);
@@ -459,6 +464,7 @@ TEST(SequenceKv, ForkSharesFullBlocksAndCopiesThePartialOne) {
   ASSERT_TRUE(child->truncate(31));
   const int32_t shared = parent.table(0)[1];
   EXPECT_EQ(child->table(0)[1], shared);
+  EXPECT_EQ(child->blocks_to_reserve(0, 34), 2);  // a copy of block 1, a fresh block 2
   step(pool, *child, std::vector<int32_t>(3, 3));
   EXPECT_NE(child->table(0)[1], shared);
   EXPECT_EQ(pool.refcount(0, shared), 1);
