@@ -112,9 +112,17 @@ void SequenceKv::commit(int32_t end, std::span<const int32_t> tokens) {
   if (end < length_ || tokens.size() != static_cast<size_t>(end - length_))
     throw Error("SequenceKv::commit: " + std::to_string(tokens.size()) + " tokens for positions " +
                 std::to_string(length_) + ".." + std::to_string(end));
-  for (int g = 0; g < pool_->groups(); ++g)
-    if (tables_[static_cast<size_t>(g)].size() < static_cast<size_t>(ceil_div(end, bt)))
-      throw Error("SequenceKv::commit: positions up to " + std::to_string(end) + " were not reserved");
+  // What reserve() guarantees: the blocks written are there, ours alone and unhashed. Anything
+  // else means a write went to a block that others read (or a stale prefix entry would stay).
+  for (int g = 0; g < pool_->groups(); ++g) {
+    const auto& table = tables_[static_cast<size_t>(g)];
+    for (int32_t i = length_ / bt; i < ceil_div(end, bt); ++i) {
+      const int32_t block = static_cast<size_t>(i) < table.size() ? table[static_cast<size_t>(i)] : -1;
+      if (block < 0 || pool_->refcount(g, block) != 1 || pool_->prefix_cache(g).hashed(block))
+        throw Error("SequenceKv::commit: positions " + std::to_string(length_) + ".." + std::to_string(end) +
+                    " were not reserved");
+    }
+  }
   tokens_.insert(tokens_.end(), tokens.begin(), tokens.end());
   length_ = end;
 

@@ -7,7 +7,8 @@
 // prefixes, forks) are never written: reserve() copies a shared partial block first.
 //
 // THREAD SAFETY: none. A SequenceKv and its KvPool belong to one owner (a Session, or the
-// scheduler); every SequenceKv of a pool must be used from the thread that owns the pool.
+// scheduler); every SequenceKv of a pool must be used from the thread that owns the pool, and
+// the pool must outlive them (their destructors give blocks back to it).
 #pragma once
 
 #include <array>

@@ -462,6 +462,8 @@ TEST(SequenceKv, ForkSharesFullBlocksAndCopiesThePartialOne) {
   // Copy on write: going back into a shared block and writing there copies it first.
   EXPECT_FALSE(child->truncate(20));  // would read position 5: block 0 left the window
   ASSERT_TRUE(child->truncate(31));
+  EXPECT_THROW(child->commit(32, std::vector<int32_t>{3}), Error);  // block 1 is shared: reserve first
+  EXPECT_THROW(parent.commit(parent.length() + 20, std::vector<int32_t>(20, 3)), Error);  // not reserved
   const int32_t shared = parent.table(0)[1];
   EXPECT_EQ(child->table(0)[1], shared);
   EXPECT_EQ(child->blocks_to_reserve(0, 34), 2);  // a copy of block 1, a fresh block 2
