@@ -28,7 +28,9 @@ struct KvPoolOptions {
   int max_kv_size = 0;       // > 0: the full layers keep only the last max_kv_size positions too
   int64_t memory_bytes = 0;  // for all blocks of all layers
   int max_sequences = 1;     // sequences that hold blocks at once
-  int max_step_tokens = 1;   // tokens one step may add, over all sequences
+  // Tokens one step may add over all sequences (the largest prefill chunk included): the
+  // windowed groups are sized for it, and a larger step's reserve() may never succeed.
+  int max_step_tokens = 512;
   int rollback = 0;          // positions a sequence may later go back (windowed groups keep them)
 };
 
