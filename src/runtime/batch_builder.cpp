@@ -17,7 +17,7 @@ int64_t BatchBuilder::add(const SequenceKv& kv, int32_t start, std::span<const i
   seq.start_position = start;
   seq.first_row = layout_.rows();
   seq.rows = static_cast<int64_t>(tokens.size());
-  for (int g = 0; g < kv.groups(); ++g) {
+  for (int g = 0; g < kv.pool().groups(); ++g) {
     const auto& table = kv.table(g);
     seq.table_offset[static_cast<size_t>(g)] = static_cast<int64_t>(layout_.block_tables.size());
     seq.table_length[static_cast<size_t>(g)] = static_cast<int32_t>(table.size());

@@ -54,7 +54,8 @@ struct Scheduler::State {
       : model(m),
         options(o),
         pool(m.backend(), m.config(),
-             pool_options(m.config(), o.kv, o.max_kv_size, o.max_running, o.step_tokens, o.context_length, m.backend())),
+             pool_options(m.config(), o.kv, o.max_kv_size, o.max_running, o.step_tokens, o.context_length, 0,
+                          m.backend())),
         layers(pool),
         forward(m.config(), m.device_weights(), m.backend()) {}
 
@@ -173,7 +174,7 @@ void Scheduler::State::plan(std::vector<Planned>& planned) {
   while (!waiting.empty() && budget > 0 && static_cast<int>(running.size()) < options.max_running) {
     Handle r = waiting.front();
     if (!r->kv) {
-      r->kv.emplace(pool, 0);
+      r->kv.emplace(pool);
       if (options.prefix_cache) {
         r->computed = r->kv->adopt_prefix(r->tokens);
         std::lock_guard lock(mutex);
@@ -303,8 +304,8 @@ bool Scheduler::State::run_step() {
   const double forward_start = now_seconds();
   const Activations logits = forward.run(batch.layout(), layers, nullptr, options.should_stop);
   for (const Planned& p : planned) {
-    p.request->kv->commit(std::span<const int32_t>(p.request->tokens).subspan(static_cast<size_t>(p.start),
-                                                                              static_cast<size_t>(p.rows)));
+    p.request->kv->commit(p.start + p.rows, std::span<const int32_t>(p.request->tokens)
+                                                .subspan(static_cast<size_t>(p.start), static_cast<size_t>(p.rows)));
     p.request->computed += p.rows;
   }
   sample(planned, logits);

@@ -24,11 +24,12 @@ struct Session::State {
       : model(m),
         options(o),
         pool(m.backend(), m.config(),
-             pool_options(m.config(), o.kv, o.max_kv_size, o.max_sequences, o.context_length, o.context_length,
-                          m.backend())),
+             // One forward call may hold every sequence's whole context.
+             pool_options(m.config(), o.kv, o.max_kv_size, o.max_sequences, o.max_sequences * o.context_length,
+                          o.context_length, o.rollback, m.backend())),
         layers(pool),
         forward(m.config(), m.device_weights(), m.backend()) {
-    for (int s = 0; s < o.max_sequences; ++s) sequences.emplace_back(pool, o.rollback);
+    for (int s = 0; s < o.max_sequences; ++s) sequences.emplace_back(pool);
   }
 
   const LoadedModel& model;
@@ -101,7 +102,7 @@ Logits Session::forward(std::span<const SequenceInput> inputs, HiddenStateObserv
   }
   for (const SequenceInput& in : inputs) {
     SequenceKv& kv = s.sequences[static_cast<size_t>(in.sequence)];
-    kv.commit(in.tokens);
+    kv.commit(kv.length() + static_cast<int32_t>(in.tokens.size()), in.tokens);
   }
   return logits;
 }
