@@ -4,7 +4,7 @@
 // for AVX-512 can be picked by the linker for code that runs on a CPU without it.
 //
 // Isa provides: V (a float vector of W lanes), zero, load, store, fma (a·b + c), add, sum, sum4
-// (the sums of four vectors, stored as four floats), set1,
+// (the sums of four vectors, stored as four floats), set1, widen_bf16 (W bf16 values → V),
 // register-blocking sizes kBlockInputs × kBlockRows (products) and kWeightedHeads, and
 // decoders that turn one chunk of 32 weights into 32/W vectors:
 //   bf16(p), f16(p), f32(p)                   p: the chunk's 64/64/128 bytes
@@ -220,10 +220,14 @@ struct Kernels {
   static FusedRowsKernel pick_fused(const MatrixSlice& w) { return pick(w).fused; }
   static DequantizeRowsKernel pick_dequantize(const MatrixSlice& w) { return pick(w).dequantize; }
 
-  // ---- float32 products of x rows with weight rows, in MI × MR register blocks
+  // ---- float32 products of x rows with rows of float32 or bf16 (uint16_t bits) values
 
-  template <int MI, int MR>
-  static void block(const float* x, int64_t x_stride, const float* w, int64_t w_stride, int64_t k, float* y,
+  static V load_values(const float* p) { return Isa::load(p); }
+  static V load_values(const uint16_t* p) { return Isa::widen_bf16(reinterpret_cast<const uint8_t*>(p)); }
+
+  // x rows times w rows in MI × MR register blocks.
+  template <int MI, int MR, class T>
+  static void block(const float* x, int64_t x_stride, const T* w, int64_t w_stride, int64_t k, float* y,
                     int64_t y_stride) {
     V acc[MI][MR];
     for (int i = 0; i < MI; ++i)
@@ -232,7 +236,7 @@ struct Kernels {
       V xv[MI];
       for (int i = 0; i < MI; ++i) xv[i] = Isa::load(x + i * x_stride + c);
       for (int r = 0; r < MR; ++r) {
-        const V wv = Isa::load(w + r * w_stride + c);
+        const V wv = load_values(w + r * w_stride + c);
         for (int i = 0; i < MI; ++i) acc[i][r] = Isa::fma(xv[i], wv, acc[i][r]);
       }
     }
@@ -245,7 +249,8 @@ struct Kernels {
     }
   }
 
-  static void dot_products(const float* x, int64_t n, int64_t x_stride, const float* w, int64_t m, int64_t w_stride,
+  template <class T>
+  static void dot_products(const float* x, int64_t n, int64_t x_stride, const T* w, int64_t m, int64_t w_stride,
                            int64_t k, float* y, int64_t y_stride) {
     constexpr int MI = Isa::kBlockInputs, MR = Isa::kBlockRows;
     int64_t i = 0;
@@ -261,15 +266,15 @@ struct Kernels {
 
   // ---- Σ_j p[h, j] · v[j, :], a block of NH rows of p and 32 columns of v at a time
 
-  template <int NH>
-  static void weighted_block(const float* p, int64_t p_stride, const float* v, int64_t m, int64_t v_stride, float* out,
+  template <int NH, class T>
+  static void weighted_block(const float* p, int64_t p_stride, const T* v, int64_t m, int64_t v_stride, float* out,
                              int64_t out_stride) {
     V acc[NH][kVectors];
     for (int h = 0; h < NH; ++h)
       for (int j = 0; j < kVectors; ++j) acc[h][j] = Isa::load(out + h * out_stride + j * Isa::W);
     for (int64_t key = 0; key < m; ++key) {
       V vv[kVectors];
-      for (int j = 0; j < kVectors; ++j) vv[j] = Isa::load(v + key * v_stride + j * Isa::W);
+      for (int j = 0; j < kVectors; ++j) vv[j] = load_values(v + key * v_stride + j * Isa::W);
       for (int h = 0; h < NH; ++h) {
         const V weight = Isa::set1(p[h * p_stride + key]);
         for (int j = 0; j < kVectors; ++j) acc[h][j] = Isa::fma(weight, vv[j], acc[h][j]);
@@ -279,7 +284,8 @@ struct Kernels {
       for (int j = 0; j < kVectors; ++j) Isa::store(out + h * out_stride + j * Isa::W, acc[h][j]);
   }
 
-  static void weighted_sum(const float* p, int64_t n, int64_t p_stride, const float* v, int64_t m, int64_t v_stride,
+  template <class T>
+  static void weighted_sum(const float* p, int64_t n, int64_t p_stride, const T* v, int64_t m, int64_t v_stride,
                            int64_t d, float* out, int64_t out_stride) {
     constexpr int NH = Isa::kWeightedHeads;
     for (int64_t c = 0; c < d; c += 32) {
@@ -291,7 +297,13 @@ struct Kernels {
   }
 
   static const CpuKernels& table(const char* name) {
-    static const CpuKernels kernels{name, pick_fused, pick_dequantize, dot_products, weighted_sum};
+    static const CpuKernels kernels{name,
+                                    pick_fused,
+                                    pick_dequantize,
+                                    dot_products<float>,
+                                    weighted_sum<float>,
+                                    dot_products<uint16_t>,
+                                    weighted_sum<uint16_t>};
     return kernels;
   }
 };
