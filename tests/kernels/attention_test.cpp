@@ -114,19 +114,25 @@ std::vector<float> reference(const Shape& shape, const std::vector<float>& q, co
 }
 
 // A pool of KV blocks, poisoned with NaN wherever nothing was stored, and the block tables of
-// the sequences using it. Blocks are handed out in a shuffled order; a windowed layer's blocks
-// that fall out of every future window are poisoned again and handed to others.
+// the sequences using it. Blocks are handed out in a shuffled order (with some runs of
+// consecutive ids); a windowed layer's blocks that fall out of every future window are
+// poisoned again and handed to others.
 class PagedCache {
  public:
   PagedCache(const Shape& shape, DType dtype, int block_tokens, int64_t blocks, int group, uint32_t seed)
       : dtype_(dtype), block_tokens_(block_tokens), blocks_(blocks), group_(group), width_(shape.kv_width()),
         keys_(static_cast<size_t>(blocks * block_tokens * width_ * dtype_bytes(dtype))),
         values_(keys_.size()), rng_(seed) {
-    for (int64_t b = 0; b < blocks; ++b) {
-      free_.push_back(static_cast<int32_t>(b));
-      poison(b);
+    // Runs of 1 to 3 consecutive ids (which attention may read as one stretch) in shuffled
+    // order, each run stored descending so that it is handed out ascending.
+    std::vector<std::vector<int32_t>> runs;
+    for (int32_t b = 0; b < blocks;) {
+      runs.emplace_back();
+      for (int64_t n = 1 + rng_() % 3; n > 0 && b < blocks; --n) runs.back().insert(runs.back().begin(), b++);
     }
-    std::shuffle(free_.begin(), free_.end(), rng_);
+    std::shuffle(runs.begin(), runs.end(), rng_);
+    for (const auto& run : runs) free_.insert(free_.end(), run.begin(), run.end());
+    for (int64_t b = 0; b < blocks; ++b) poison(b);
   }
 
   KvLayerView view() {
@@ -292,7 +298,7 @@ void check_shape(const Shape& shape) {
               expect_rows_close(shape, out[s], exact[s], 1e-5);
             } else {
               expect_rows_close(shape, out[s], rounded[s], 1e-5);
-              expect_rows_close(shape, out[s], exact[s], 2e-2);  // what bf16 storage costs
+              expect_rows_close(shape, out[s], exact[s], 1e-2);  // what bf16 storage costs (≈ 4e-3)
             }
           }
         }
