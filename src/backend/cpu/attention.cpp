@@ -130,7 +130,7 @@ void attention_rows(const float* q, const BatchLayout& layout, const KvLayerView
 
       const float* q_group = q + row * q_width + kv_head * group * p.head_dim;
       float* out_group = out + row * q_width + kv_head * group * p.head_dim;
-      scores.resize(static_cast<size_t>(group * n_keys));
+      scores.resize(static_cast<size_t>(group * (n_keys + 1)));
       for_each_run(layout, seq, cache, first_key, position, [&](int64_t j, int64_t count, int64_t element) {
         float* s = scores.data() + (j - first_key);
         if (bf16)
@@ -140,15 +140,9 @@ void attention_rows(const float* q, const BatchLayout& layout, const KvLayerView
           kernels.dot_products(q_group, group, p.head_dim, static_cast<const float*>(cache.keys) + element + head_offset,
                                count, kv_width, p.head_dim, s, n_keys);
       });
-      for (int h = 0; h < group; ++h) {
-        float* s = scores.data() + h * n_keys;
-        const float sink = p.sinks.data[kv_head * group + h];
-        float m = sink;
-        for (int64_t j = 0; j < n_keys; ++j) m = std::max(m, s[j] *= p.scale);
-        float z = std::exp(sink - m);
-        for (int64_t j = 0; j < n_keys; ++j) z += s[j] = std::exp(s[j] - m);
-        for (int64_t j = 0; j < n_keys; ++j) s[j] /= z;
-      }
+      // Unnormalized probabilities exp(s_j − m), and Z per head; out is divided by Z at the end.
+      float* z = scores.data() + group * n_keys;
+      kernels.attention_softmax(scores.data(), group, n_keys, n_keys, p.scale, p.sinks.data + kv_head * group, z);
       std::memset(out_group, 0, sizeof(float) * static_cast<size_t>(group * p.head_dim));
       for_each_run(layout, seq, cache, first_key, position, [&](int64_t j, int64_t count, int64_t element) {
         const float* s = scores.data() + (j - first_key);
@@ -159,6 +153,10 @@ void attention_rows(const float* q, const BatchLayout& layout, const KvLayerView
           kernels.weighted_sum(s, group, n_keys, static_cast<const float*>(cache.values) + element + head_offset, count,
                                kv_width, p.head_dim, out_group, p.head_dim);
       });
+      for (int h = 0; h < group; ++h) {
+        const float inverse = 1.f / z[h];
+        for (int c = 0; c < p.head_dim; ++c) out_group[h * p.head_dim + c] *= inverse;
+      }
     }
   });
 }

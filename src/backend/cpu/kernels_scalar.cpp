@@ -1,5 +1,7 @@
 // The portable kernel set: rows decoded by dequantize_row, products in plain loops. It is the
 // fallback on CPUs without AVX2 and the simplest statement of what the SIMD sets compute.
+#include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <vector>
 
@@ -75,6 +77,17 @@ void weighted_sum(const float* p, int64_t n, int64_t p_stride, const T* v, int64
       for (int64_t c = 0; c < d; ++c) out[h * out_stride + c] += p[h * p_stride + j] * widen(v[j * v_stride + c]);
 }
 
+void attention_softmax(float* s, int64_t n, int64_t s_stride, int64_t m, float scale, const float* sinks, float* z) {
+  for (int64_t h = 0; h < n; ++h) {
+    float* row = s + h * s_stride;
+    float max = sinks[h];
+    for (int64_t j = 0; j < m; ++j) max = std::max(max, row[j] *= scale);
+    float sum = std::exp(sinks[h] - max);
+    for (int64_t j = 0; j < m; ++j) sum += row[j] = std::exp(row[j] - max);
+    z[h] = sum;
+  }
+}
+
 void fused_rows(const MatrixSlice& w, const float* x, int n, float* y, int64_t y_stride, int64_t r0, int64_t r1) {
   std::vector<float> row(static_cast<size_t>(w.cols));
   for (int64_t r = r0; r < r1; ++r) {
@@ -95,7 +108,8 @@ const CpuKernels& scalar_kernels() {
                                   dot_products<float>,
                                   weighted_sum<float>,
                                   dot_products<uint16_t>,
-                                  weighted_sum<uint16_t>};
+                                  weighted_sum<uint16_t>,
+                                  attention_softmax};
   return kernels;
 }
 

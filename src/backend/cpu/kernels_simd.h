@@ -5,6 +5,7 @@
 //
 // Isa provides: V (a float vector of W lanes), zero, load, store, fma (a·b + c), add, sum, sum4
 // (the sums of four vectors, stored as four floats), set1, widen_bf16 (W bf16 values → V),
+// mul, sub, max, reduce_max, exp (float32 exp within 2 ulp for x ≥ −87, ≈ 0 below),
 // register-blocking sizes kBlockInputs × kBlockRows (products) and kWeightedHeads, and
 // decoders that turn one chunk of 32 weights into 32/W vectors:
 //   bf16(p), f16(p), f32(p)                   p: the chunk's 64/64/128 bytes
@@ -296,6 +297,47 @@ struct Kernels {
     }
   }
 
+  // ---- attention's softmax numerators (see AttentionSoftmaxKernel)
+
+  // exp of the first `count` < W elements of p, through one padded vector; returns their sum.
+  static float exp_tail(float* p, int64_t count, float shift) {
+    alignas(64) float lanes[Isa::W] = {};
+    for (int64_t i = 0; i < count; ++i) lanes[i] = p[i] - shift;
+    Isa::store(lanes, Isa::exp(Isa::load(lanes)));
+    float sum = 0;
+    for (int64_t i = 0; i < count; ++i) sum += p[i] = lanes[i];
+    return sum;
+  }
+
+  static void attention_softmax(float* s, int64_t n, int64_t s_stride, int64_t m, float scale, const float* sinks,
+                                float* z) {
+    const V scales = Isa::set1(scale);
+    for (int64_t h = 0; h < n; ++h) {
+      float* row = s + h * s_stride;
+      V maxes = Isa::set1(sinks[h]);
+      int64_t j = 0;
+      for (; j + Isa::W <= m; j += Isa::W) {
+        const V x = Isa::mul(Isa::load(row + j), scales);
+        Isa::store(row + j, x);
+        maxes = Isa::max(maxes, x);
+      }
+      float max = Isa::reduce_max(maxes);
+      for (; j < m; ++j) {
+        row[j] *= scale;
+        max = row[j] > max ? row[j] : max;
+      }
+      const V shift = Isa::set1(max);
+      V sums = Isa::zero();
+      for (j = 0; j + Isa::W <= m; j += Isa::W) {
+        const V e = Isa::exp(Isa::sub(Isa::load(row + j), shift));
+        Isa::store(row + j, e);
+        sums = Isa::add(sums, e);
+      }
+      float sink = sinks[h];
+      z[h] = Isa::sum(sums) + exp_tail(row + j, m - j, max) + exp_tail(&sink, 1, max);
+    }
+  }
+
   static const CpuKernels& table(const char* name) {
     static const CpuKernels kernels{name,
                                     pick_fused,
@@ -303,7 +345,8 @@ struct Kernels {
                                     dot_products<float>,
                                     weighted_sum<float>,
                                     dot_products<uint16_t>,
-                                    weighted_sum<uint16_t>};
+                                    weighted_sum<uint16_t>,
+                                    attention_softmax};
     return kernels;
   }
 };
