@@ -38,10 +38,11 @@ int64_t block_of(const BatchLayout& layout, const BatchLayout::Sequence& seq, co
               " (its block table entry is −1 or missing)");
 }
 
-// Calls run(first_position, count, element) for the keys [first, last] of `seq` in position
-// order, one run per stretch of consecutive positions that are also consecutive in memory (a
-// block, or several blocks whose ids follow each other); element = the run's first key's
-// index in the cache, in elements of the cache's dtype (kv head 0). Every block must exist.
+// Calls run(first_position, count, element, next_block) for the keys [first, last] of `seq` in
+// position order, one run per stretch of consecutive positions that are also consecutive in
+// memory (a block, or several blocks whose ids follow each other); element = the run's first
+// key's index in the cache, in elements of the cache's dtype (kv head 0); next_block = the
+// block of the next run (−1 after the last). Every block must exist.
 template <class Run>
 void for_each_run(const BatchLayout& layout, const BatchLayout::Sequence& seq, const KvLayerView& cache,
                   int64_t first, int64_t last, Run&& run) {
@@ -52,7 +53,9 @@ void for_each_run(const BatchLayout& layout, const BatchLayout::Sequence& seq, c
     int64_t end = std::min(last + 1, (j / bt + 1) * bt);  // one past this run's last position
     for (int64_t next = block + 1; end <= last && table[end / bt] == next; ++next)
       end = std::min(last + 1, end + bt);
-    run(j, end - j, (block * bt + j % bt) * cache.kv_width);
+    // The next run starts a block boundary: its block, for the caller to prefetch (−1: none).
+    const int64_t next_block = end <= last ? table[end / bt] : -1;
+    run(j, end - j, (block * bt + j % bt) * cache.kv_width, next_block);
     j = end;
   }
 }
@@ -131,7 +134,18 @@ void attention_rows(const float* q, const BatchLayout& layout, const KvLayerView
       const float* q_group = q + row * q_width + kv_head * group * p.head_dim;
       float* out_group = out + row * q_width + kv_head * group * p.head_dim;
       scores.resize(static_cast<size_t>(group * (n_keys + 1)));
-      for_each_run(layout, seq, cache, first_key, position, [&](int64_t j, int64_t count, int64_t element) {
+      // The hardware prefetcher follows the stride within a block but not the jump to the next
+      // one: ask for the next block's rows of this head while this one is computed.
+      const int64_t head_bytes = p.head_dim * dtype_bytes(cache.dtype);
+      const int64_t block_bytes = cache.block_tokens * kv_width * dtype_bytes(cache.dtype);
+      auto prefetch_block = [&](const void* base, int64_t block) {
+        if (block < 0) return;
+        const char* at = static_cast<const char*>(base) + block * block_bytes + head_offset * dtype_bytes(cache.dtype);
+        for (int t = 0; t < cache.block_tokens; ++t)
+          for (int64_t b = 0; b < head_bytes; b += 64) __builtin_prefetch(at + t * kv_width * dtype_bytes(cache.dtype) + b);
+      };
+      for_each_run(layout, seq, cache, first_key, position, [&](int64_t j, int64_t count, int64_t element, int64_t next) {
+        prefetch_block(cache.keys, next);
         float* s = scores.data() + (j - first_key);
         if (bf16)
           kernels.dot_products_bf16(q_group, group, p.head_dim, static_cast<const uint16_t*>(cache.keys) + element + head_offset,
@@ -144,7 +158,8 @@ void attention_rows(const float* q, const BatchLayout& layout, const KvLayerView
       float* z = scores.data() + group * n_keys;
       kernels.attention_softmax(scores.data(), group, n_keys, n_keys, p.scale, p.sinks.data + kv_head * group, z);
       std::memset(out_group, 0, sizeof(float) * static_cast<size_t>(group * p.head_dim));
-      for_each_run(layout, seq, cache, first_key, position, [&](int64_t j, int64_t count, int64_t element) {
+      for_each_run(layout, seq, cache, first_key, position, [&](int64_t j, int64_t count, int64_t element, int64_t next) {
+        prefetch_block(cache.values, next);
         const float* s = scores.data() + (j - first_key);
         if (bf16)
           kernels.weighted_sum_bf16(s, group, n_keys, static_cast<const uint16_t*>(cache.values) + element + head_offset,
