@@ -2,7 +2,7 @@
 // different positions in one batch, fed batch by batch through store_kv and attention_rows
 // (as prefill and decode do) with shuffled block ids, f32 and bf16 caches, every kernel set —
 // against a direct double-precision evaluation of the formula over each sequence's keys in
-// one contiguous list. And store_kv's placement and its errors.
+// one contiguous list. The softmax kernel on its own; store_kv's placement and its errors.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -318,6 +318,34 @@ TEST(Attention, LargeSinkTakesTheMass) {
     for (const auto& seq_out : out)
       for (float x : seq_out) ASSERT_LT(std::abs(x), 1e-10) << kernels->name;
   }
+}
+
+TEST(AttentionSoftmax, EveryKernelSetMatchesDoublePrecision) {
+  // Row lengths around every vector width (the SIMD sets finish rows through a padded vector),
+  // scores spread widely, sinks both above and below the scores.
+  for (const CpuKernels* kernels : kernel_sets())
+    for (int64_t m : {1, 2, 7, 8, 9, 15, 16, 17, 31, 33, 100, 1000}) {
+      SCOPED_TRACE(std::string(kernels->name) + ", " + std::to_string(m) + " scores");
+      const int64_t n = 3, stride = m + 5;
+      const auto scores = test::random_floats(static_cast<size_t>(n * stride), static_cast<uint32_t>(m), 40.f);
+      const std::vector<float> sinks = {0.5f, 25.f, -30.f};
+      std::vector<float> s = scores, z(static_cast<size_t>(n), NAN);
+      kernels->attention_softmax(s.data(), n, stride, m, 0.125f, sinks.data(), z.data());
+      for (int64_t h = 0; h < n; ++h) {
+        double max = sinks[size_t(h)];
+        for (int64_t j = 0; j < m; ++j) max = std::max(max, 0.125 * scores[size_t(h * stride + j)]);
+        double sum = std::exp(sinks[size_t(h)] - max);
+        for (int64_t j = 0; j < m; ++j) {
+          const double x = 0.125 * scores[size_t(h * stride + j)] - max, e = std::exp(x);
+          sum += e;
+          // exp of an argument rounded to float: relative error ~ 2^-24 · |x| on top of exp's own.
+          ASSERT_NEAR(s[size_t(h * stride + j)], e, (1e-6 + 2.4e-7 * std::abs(x)) * e) << "head " << h << " score " << j;
+        }
+        // A float sum of m + 1 terms: relative error up to ~m · 2^-24.
+        ASSERT_NEAR(z[size_t(h)], sum, (1e-6 + 6e-8 * static_cast<double>(m)) * sum) << "head " << h;
+        for (int64_t j = m; j < stride; ++j) ASSERT_EQ(s[size_t(h * stride + j)], scores[size_t(h * stride + j)]);
+      }
+    }
 }
 
 // ---- store_kv
