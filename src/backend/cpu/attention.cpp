@@ -93,14 +93,20 @@ void attention_rows(const float* q, const BatchLayout& layout, const KvLayerView
                     float* out, ThreadPool& pool, const CpuKernels& kernels) {
   check_cache(cache, "attention");
   if (p.kv_heads <= 0 || p.heads % p.kv_heads != 0 || p.head_dim % 32 != 0 ||
-      cache.kv_width != static_cast<int64_t>(p.kv_heads) * p.head_dim)
+      cache.kv_width != static_cast<int64_t>(p.kv_heads) * p.head_dim || p.sinks.size < p.heads)
     throw Error("attention: unsupported shape (heads " + std::to_string(p.heads) + ", kv_heads " +
                 std::to_string(p.kv_heads) + ", head_dim " + std::to_string(p.head_dim) + ", kv_width " +
-                std::to_string(cache.kv_width) + ")");
+                std::to_string(cache.kv_width) + ", " + std::to_string(p.sinks.size) + " sinks)");
   const int64_t q_width = static_cast<int64_t>(p.heads) * p.head_dim;
   const int64_t kv_width = cache.kv_width;
   const int group = p.heads / p.kv_heads;
   const bool bf16 = cache.dtype == DType::bf16;
+  // The hardware prefetcher follows the stride within a block but not the jump to the next
+  // one: the loop below asks for the next block's rows of its head while it computes one.
+  const int64_t element_bytes = dtype_bytes(cache.dtype);
+  const int64_t row_bytes = kv_width * element_bytes;  // one position, all kv heads
+  const int64_t head_bytes = p.head_dim * element_bytes;
+  const int64_t block_bytes = cache.block_tokens * row_bytes;
   auto first_key_of = [&](int64_t position) {
     return p.window > 0 ? std::max<int64_t>(0, position - p.window + 1) : int64_t{0};
   };
@@ -134,15 +140,11 @@ void attention_rows(const float* q, const BatchLayout& layout, const KvLayerView
       const float* q_group = q + row * q_width + kv_head * group * p.head_dim;
       float* out_group = out + row * q_width + kv_head * group * p.head_dim;
       scores.resize(static_cast<size_t>(group * (n_keys + 1)));
-      // The hardware prefetcher follows the stride within a block but not the jump to the next
-      // one: ask for the next block's rows of this head while this one is computed.
-      const int64_t head_bytes = p.head_dim * dtype_bytes(cache.dtype);
-      const int64_t block_bytes = cache.block_tokens * kv_width * dtype_bytes(cache.dtype);
       auto prefetch_block = [&](const void* base, int64_t block) {
         if (block < 0) return;
-        const char* at = static_cast<const char*>(base) + block * block_bytes + head_offset * dtype_bytes(cache.dtype);
+        const char* at = static_cast<const char*>(base) + block * block_bytes + head_offset * element_bytes;
         for (int t = 0; t < cache.block_tokens; ++t)
-          for (int64_t b = 0; b < head_bytes; b += 64) __builtin_prefetch(at + t * kv_width * dtype_bytes(cache.dtype) + b);
+          for (int64_t b = 0; b < head_bytes; b += 64) __builtin_prefetch(at + t * row_bytes + b);
       };
       for_each_run(layout, seq, cache, first_key, position, [&](int64_t j, int64_t count, int64_t element, int64_t next) {
         prefetch_block(cache.keys, next);

@@ -21,8 +21,9 @@ void store_kv(const float* k, const float* v, const BatchLayout& layout, const K
 //   m = max(sink_h, max_j s_j),  Z = exp(sink_h − m) + Σ_j exp(s_j − m)
 //   out_i,h = Σ_j exp(s_j − m) / Z · v_j,g
 // The sink is a raw logit: it takes probability mass but has no value. Does not modify the
-// cache. head_dim must be a multiple of 32 (the kernels' chunk) and kv_width = kv_heads ·
-// head_dim. Throws gptoss::Error when a position some row attends to has no block.
+// cache. head_dim must be a multiple of 32 (the kernels' chunk), kv_width = kv_heads ·
+// head_dim and sinks has `heads` values. Throws gptoss::Error when a position some row attends
+// to has no block (checked before any work starts).
 void attention_rows(const float* q, const BatchLayout& layout, const KvLayerView& cache,
                     const AttentionParameters& params, float* out, ThreadPool& pool,
                     const CpuKernels& kernels = best_cpu_kernels());
