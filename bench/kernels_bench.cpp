@@ -2,6 +2,7 @@
 // experts) for decode (1 row) and prefill (64 rows), and attention over a long cache.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <random>
@@ -121,23 +122,76 @@ void BM_MemoryRead(benchmark::State& state) {
 }
 BENCHMARK(BM_MemoryRead)->UseRealTime()->Unit(benchmark::kMillisecond);
 
-void BM_AttentionDecode(benchmark::State& state) {  // one query row, 64 heads over a full cache
-  const int64_t context = state.range(0), kv_width = 8 * 64;
-  std::vector<float> keys(static_cast<size_t>(context * kv_width), 0.01f), values(keys.size(), 0.02f);
-  std::vector<float> q(64 * 64, 0.1f), k(static_cast<size_t>(kv_width), 0.1f), v(k.size(), 0.1f), out(q.size());
-  std::vector<float> sinks(64, 0.5f);
+// Attention at the 20b's shape (64 query heads, 8 kv heads of 64) over a paged cache of
+// 32-token blocks in shuffled order (a pool after some churn), f32 or bf16 (second argument:
+// 0 = f32, 1 = bf16). Only attention_rows is timed; the keys are stored beforehand.
+struct AttentionSetup {
+  static constexpr int kBlockTokens = 32;
+  static constexpr int64_t kKvWidth = 8 * 64;
+  DType dtype;
+  std::vector<uint8_t> keys, values;
+  std::vector<float> q, sinks, out;
   BatchLayout layout;
-  layout.sequences.push_back({0, static_cast<int32_t>(context - 1), 0, 1});
-  layout.tokens = {0};
-  layout.positions = {static_cast<int32_t>(context - 1)};
-  const KvLayer cache{keys.data(), values.data(), context, 1};
-  const AttentionParameters p{64, 8, 64, 0, 0.125f, Vector{sinks.data(), 64}};
-  for (auto _ : state) {
-    attention_rows(q.data(), k.data(), v.data(), layout, cache, p, out.data(), pool());
-    benchmark::DoNotOptimize(out.data());
+  AttentionParameters params{64, 8, 64, 0, 0.125f, {}};
+
+  // One sequence of `rows` rows ending at position context − 1.
+  AttentionSetup(int64_t context, int64_t rows, DType t) : dtype(t) {
+    const int64_t blocks = (context + kBlockTokens - 1) / kBlockTokens;
+    keys.resize(static_cast<size_t>(blocks * kBlockTokens * kKvWidth * dtype_bytes(t)));
+    values.resize(keys.size());
+    std::mt19937 rng(3);
+    std::normal_distribution<float> normal(0.f, 1.f);
+    std::vector<float> k(static_cast<size_t>(context * kKvWidth)), v(k.size());
+    for (auto& x : k) x = normal(rng);
+    for (auto& x : v) x = normal(rng);
+    q.resize(static_cast<size_t>(rows * 64 * 64));
+    for (auto& x : q) x = normal(rng);
+    sinks.assign(64, 0.5f);
+    out.resize(q.size());
+    params.sinks = Vector{sinks.data(), 64};
+    layout.block_tables.resize(static_cast<size_t>(blocks));
+    for (int64_t b = 0; b < blocks; ++b) layout.block_tables[static_cast<size_t>(b)] = static_cast<int32_t>(b);
+    std::shuffle(layout.block_tables.begin(), layout.block_tables.end(), rng);
+    BatchLayout::Sequence seq;
+    seq.table_length = {static_cast<int32_t>(blocks), 0};
+    // Store every position (as earlier steps and this one would have), then keep this step's rows.
+    seq.rows = context;
+    layout.sequences = {seq};
+    for (int64_t i = 0; i < context; ++i) layout.positions.push_back(static_cast<int32_t>(i));
+    layout.tokens.assign(static_cast<size_t>(context), 0);
+    store_kv(k.data(), v.data(), layout, view());
+    layout.sequences[0].start_position = static_cast<int32_t>(context - rows);
+    layout.sequences[0].rows = rows;
+    layout.positions.erase(layout.positions.begin(), layout.positions.end() - rows);
+    layout.tokens.resize(static_cast<size_t>(rows));
   }
+  KvLayerView view() {
+    return {keys.data(), values.data(), dtype, static_cast<int64_t>(layout.block_tables.size()), kBlockTokens, kKvWidth, 0};
+  }
+};
+
+void run_attention(benchmark::State& state, int64_t context, int64_t rows) {
+  const DType dtype = state.range(1) == 0 ? DType::f32 : DType::bf16;
+  AttentionSetup a(context, rows, dtype);
+  const KvLayerView cache = a.view();
+  for (auto _ : state) {
+    attention_rows(a.q.data(), a.layout, cache, a.params, a.out.data(), pool());
+    benchmark::DoNotOptimize(a.out.data());
+  }
+  state.SetLabel(dtype_name(dtype));
+  // Keys and values each read once per step by every row (decode: the whole cache once).
+  state.counters["kv_GB/s"] = benchmark::Counter(2.0 * static_cast<double>(context * AttentionSetup::kKvWidth * dtype_bytes(dtype)),
+                                                 benchmark::Counter::kIsIterationInvariantRate);
+  double pairs = 0;  // (query row, key) pairs
+  for (int64_t r = 0; r < rows; ++r) pairs += static_cast<double>(context - rows + r + 1);
+  state.counters["GFLOP/s"] = benchmark::Counter(pairs * 64 * 64 * 4 / 1e9, benchmark::Counter::kIsIterationInvariantRate);
 }
-BENCHMARK(BM_AttentionDecode)->Arg(128)->Arg(4096)->UseRealTime();
+
+void BM_AttentionDecode(benchmark::State& state) { run_attention(state, state.range(0), 1); }  // one row at the end
+BENCHMARK(BM_AttentionDecode)->Args({4096, 0})->Args({4096, 1})->Args({32768, 0})->Args({32768, 1})->UseRealTime();
+
+void BM_AttentionPrefill(benchmark::State& state) { run_attention(state, state.range(0), state.range(0)); }  // a fresh sequence
+BENCHMARK(BM_AttentionPrefill)->Args({512, 0})->Args({512, 1})->UseRealTime()->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace gptoss

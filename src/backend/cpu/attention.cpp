@@ -3,51 +3,126 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <string>
 #include <vector>
+
+#include "gptoss/error.h"
+#include "quant/float_formats.h"
 
 namespace gptoss {
 
 namespace {
 
-// A run of consecutive key positions stored at a fixed stride.
-struct KeyRun {
-  int64_t first_position;
-  int64_t count;
-  const float* keys;    // key of first_position, this kv head
-  const float* values;
-};
+void check_cache(const KvLayerView& cache, const char* what) {
+  if (cache.dtype != DType::f32 && cache.dtype != DType::bf16)
+    throw Error(std::string(what) + ": KV cache dtype " + dtype_name(cache.dtype) + " is not supported (f32, bf16)");
+  if (cache.block_tokens <= 0 || cache.group < 0 || cache.group >= kMaxKvGroups)
+    throw Error(std::string(what) + ": bad KV layer view (block_tokens " + std::to_string(cache.block_tokens) +
+                ", group " + std::to_string(cache.group) + ")");
+}
 
-// The keys [first, last] of a sequence in memory order: cached positions (a ring may wrap
-// once) and then the batch's own rows.
-int key_runs(const BatchLayout::Sequence& seq, const KvLayer& cache, const float* k, const float* v, int64_t kv_width,
-             int64_t offset, int64_t first, int64_t last, KeyRun* runs) {
-  int n = 0;
-  for (int64_t j = first; j <= last && j < seq.start_position;) {
-    const int64_t slot = j % cache.capacity;
-    const int64_t count = std::min({cache.capacity - slot, seq.start_position - j, last + 1 - j});
-    const int64_t at = (seq.slot * cache.capacity + slot) * kv_width + offset;
-    runs[n++] = {j, count, cache.keys + at, cache.values + at};
-    j += count;
+// The block of `cache` that holds `position` of sequence `s`, or −1 when the sequence's table
+// has none (a −1 entry, past the table's end, or out of the pool).
+int64_t block_of(const BatchLayout& layout, const BatchLayout::Sequence& seq, const KvLayerView& cache,
+                 int64_t position) {
+  const int64_t i = position / cache.block_tokens;
+  if (position < 0 || i >= seq.table_length[static_cast<size_t>(cache.group)]) return -1;
+  const int64_t block =
+      layout.block_tables[static_cast<size_t>(seq.table_offset[static_cast<size_t>(cache.group)] + i)];
+  return block < cache.blocks ? block : -1;
+}
+
+[[noreturn]] void no_block(const char* what, size_t s, int64_t position, const KvLayerView& cache) {
+  throw Error(std::string(what) + ": sequence " + std::to_string(s) + " has no block of group " +
+              std::to_string(cache.group) + " for position " + std::to_string(position) +
+              " (its block table entry is −1 or missing)");
+}
+
+// Calls run(first_position, count, element, next_block) for the keys [first, last] of `seq` in
+// position order, one run per stretch of consecutive positions that are also consecutive in
+// memory (a block, or several blocks whose ids follow each other); element = the run's first
+// key's index in the cache, in elements of the cache's dtype (kv head 0); next_block = the
+// block of the next run (−1 after the last). Every block must exist.
+template <class Run>
+void for_each_run(const BatchLayout& layout, const BatchLayout::Sequence& seq, const KvLayerView& cache,
+                  int64_t first, int64_t last, Run&& run) {
+  const int64_t bt = cache.block_tokens;
+  const int32_t* table = layout.block_tables.data() + seq.table_offset[static_cast<size_t>(cache.group)];
+  for (int64_t j = first; j <= last;) {
+    const int64_t block = table[j / bt];
+    int64_t end = std::min(last + 1, (j / bt + 1) * bt);  // one past this run's last position
+    for (int64_t next = block + 1; end <= last && table[end / bt] == next; ++next)
+      end = std::min(last + 1, end + bt);
+    // The next run starts a block boundary: its block, for the caller to prefetch (−1: none).
+    const int64_t next_block = end <= last ? table[end / bt] : -1;
+    run(j, end - j, (block * bt + j % bt) * cache.kv_width, next_block);
+    j = end;
   }
-  const int64_t j = std::max(first, static_cast<int64_t>(seq.start_position));
-  if (j <= last) {
-    const int64_t at = (seq.first_row + j - seq.start_position) * kv_width + offset;
-    runs[n++] = {j, last + 1 - j, k + at, v + at};
-  }
-  return n;
 }
 
 }  // namespace
 
-void attention_rows(const float* q, const float* k, const float* v, const BatchLayout& layout, const KvLayer& cache,
-                    const AttentionParameters& p, float* out, ThreadPool& pool, const CpuKernels& kernels) {
+void store_kv(const float* k, const float* v, const BatchLayout& layout, const KvLayerView& cache) {
+  check_cache(cache, "store_kv");
+  const int64_t width = cache.kv_width;
+  for (size_t s = 0; s < layout.sequences.size(); ++s) {
+    const auto& seq = layout.sequences[s];
+    for (int64_t row = seq.first_row; row < seq.first_row + seq.rows; ++row) {
+      const int64_t position = layout.positions[static_cast<size_t>(row)];
+      const int64_t block = block_of(layout, seq, cache, position);
+      if (block < 0) no_block("store_kv", s, position, cache);
+      const int64_t at = (block * cache.block_tokens + position % cache.block_tokens) * width;
+      const float* key = k + row * width;
+      const float* value = v + row * width;
+      if (cache.dtype == DType::f32) {
+        std::memcpy(static_cast<float*>(cache.keys) + at, key, sizeof(float) * static_cast<size_t>(width));
+        std::memcpy(static_cast<float*>(cache.values) + at, value, sizeof(float) * static_cast<size_t>(width));
+      } else {
+        uint16_t* key_out = static_cast<uint16_t*>(cache.keys) + at;
+        uint16_t* value_out = static_cast<uint16_t*>(cache.values) + at;
+        for (int64_t c = 0; c < width; ++c) {
+          key_out[c] = f32_to_bf16(key[c]);
+          value_out[c] = f32_to_bf16(value[c]);
+        }
+      }
+    }
+  }
+}
+
+void attention_rows(const float* q, const BatchLayout& layout, const KvLayerView& cache, const AttentionParameters& p,
+                    float* out, ThreadPool& pool, const CpuKernels& kernels) {
+  check_cache(cache, "attention");
+  if (p.kv_heads <= 0 || p.heads % p.kv_heads != 0 || p.head_dim % 32 != 0 ||
+      cache.kv_width != static_cast<int64_t>(p.kv_heads) * p.head_dim || p.sinks.size < p.heads)
+    throw Error("attention: unsupported shape (heads " + std::to_string(p.heads) + ", kv_heads " +
+                std::to_string(p.kv_heads) + ", head_dim " + std::to_string(p.head_dim) + ", kv_width " +
+                std::to_string(cache.kv_width) + ", " + std::to_string(p.sinks.size) + " sinks)");
   const int64_t q_width = static_cast<int64_t>(p.heads) * p.head_dim;
-  const int64_t kv_width = static_cast<int64_t>(p.kv_heads) * p.head_dim;
+  const int64_t kv_width = cache.kv_width;
   const int group = p.heads / p.kv_heads;
+  const bool bf16 = cache.dtype == DType::bf16;
+  // The hardware prefetcher follows the stride within a block but not the jump to the next
+  // one: the loop below asks for the next block's rows of its head while it computes one.
+  const int64_t element_bytes = dtype_bytes(cache.dtype);
+  const int64_t row_bytes = kv_width * element_bytes;  // one position, all kv heads
+  const int64_t head_bytes = p.head_dim * element_bytes;
+  const int64_t block_bytes = cache.block_tokens * row_bytes;
+  auto first_key_of = [&](int64_t position) {
+    return p.window > 0 ? std::max<int64_t>(0, position - p.window + 1) : int64_t{0};
+  };
+
+  // Every block the rows read must exist; checked here, once per block, so that the loop
+  // below (on the pool's threads) cannot fail.
   std::vector<int> sequence_of_row(static_cast<size_t>(layout.rows()));
-  for (size_t s = 0; s < layout.sequences.size(); ++s)
-    for (int64_t r = 0; r < layout.sequences[s].rows; ++r)
-      sequence_of_row[static_cast<size_t>(layout.sequences[s].first_row + r)] = static_cast<int>(s);
+  for (size_t s = 0; s < layout.sequences.size(); ++s) {
+    const auto& seq = layout.sequences[s];
+    if (seq.rows <= 0) continue;
+    for (int64_t r = 0; r < seq.rows; ++r) sequence_of_row[static_cast<size_t>(seq.first_row + r)] = static_cast<int>(s);
+    const int64_t first = first_key_of(layout.positions[static_cast<size_t>(seq.first_row)]);
+    const int64_t last = layout.positions[static_cast<size_t>(seq.first_row + seq.rows - 1)];
+    for (int64_t j = first; j <= last; j = (j / cache.block_tokens + 1) * cache.block_tokens)
+      if (block_of(layout, seq, cache, j) < 0) no_block("attention", s, j, cache);
+  }
 
   // One item = one query row and one kv head: its `group` query heads share every key and
   // value, which are read once for all of them.
@@ -58,44 +133,49 @@ void attention_rows(const float* q, const float* k, const float* v, const BatchL
       const int kv_head = static_cast<int>(item % p.kv_heads);
       const auto& seq = layout.sequences[static_cast<size_t>(sequence_of_row[static_cast<size_t>(row)])];
       const int64_t position = layout.positions[static_cast<size_t>(row)];
-      const int64_t first_key = p.window > 0 ? std::max<int64_t>(0, position - p.window + 1) : 0;
+      const int64_t first_key = first_key_of(position);
       const int64_t n_keys = position - first_key + 1;
-      KeyRun runs[3];
-      const int n_runs = key_runs(seq, cache, k, v, kv_width, kv_head * p.head_dim, first_key, position, runs);
+      const int64_t head_offset = static_cast<int64_t>(kv_head) * p.head_dim;
 
       const float* q_group = q + row * q_width + kv_head * group * p.head_dim;
       float* out_group = out + row * q_width + kv_head * group * p.head_dim;
-      scores.resize(static_cast<size_t>(group * n_keys));
-      for (int r = 0; r < n_runs; ++r)
-        kernels.dot_products(q_group, group, p.head_dim, runs[r].keys, runs[r].count, kv_width, p.head_dim,
-                             scores.data() + (runs[r].first_position - first_key), n_keys);
-      for (int h = 0; h < group; ++h) {
-        float* s = scores.data() + h * n_keys;
-        const float sink = p.sinks.data[kv_head * group + h];
-        float m = sink;
-        for (int64_t j = 0; j < n_keys; ++j) m = std::max(m, s[j] *= p.scale);
-        float z = std::exp(sink - m);
-        for (int64_t j = 0; j < n_keys; ++j) z += s[j] = std::exp(s[j] - m);
-        for (int64_t j = 0; j < n_keys; ++j) s[j] /= z;
-      }
+      scores.resize(static_cast<size_t>(group * (n_keys + 1)));
+      auto prefetch_block = [&](const void* base, int64_t block) {
+        if (block < 0) return;
+        const char* at = static_cast<const char*>(base) + block * block_bytes + head_offset * element_bytes;
+        for (int t = 0; t < cache.block_tokens; ++t)
+          for (int64_t b = 0; b < head_bytes; b += 64) __builtin_prefetch(at + t * row_bytes + b);
+      };
+      for_each_run(layout, seq, cache, first_key, position, [&](int64_t j, int64_t count, int64_t element, int64_t next) {
+        prefetch_block(cache.keys, next);
+        float* s = scores.data() + (j - first_key);
+        if (bf16)
+          kernels.dot_products_bf16(q_group, group, p.head_dim, static_cast<const uint16_t*>(cache.keys) + element + head_offset,
+                                    count, kv_width, p.head_dim, s, n_keys);
+        else
+          kernels.dot_products(q_group, group, p.head_dim, static_cast<const float*>(cache.keys) + element + head_offset,
+                               count, kv_width, p.head_dim, s, n_keys);
+      });
+      // Unnormalized probabilities exp(s_j − m), and Z per head; out is divided by Z at the end.
+      float* z = scores.data() + group * n_keys;
+      kernels.attention_softmax(scores.data(), group, n_keys, n_keys, p.scale, p.sinks.data + kv_head * group, z);
       std::memset(out_group, 0, sizeof(float) * static_cast<size_t>(group * p.head_dim));
-      for (int r = 0; r < n_runs; ++r)
-        kernels.weighted_sum(scores.data() + (runs[r].first_position - first_key), group, n_keys, runs[r].values,
-                             runs[r].count, kv_width, p.head_dim, out_group, p.head_dim);
+      for_each_run(layout, seq, cache, first_key, position, [&](int64_t j, int64_t count, int64_t element, int64_t next) {
+        prefetch_block(cache.values, next);
+        const float* s = scores.data() + (j - first_key);
+        if (bf16)
+          kernels.weighted_sum_bf16(s, group, n_keys, static_cast<const uint16_t*>(cache.values) + element + head_offset,
+                                    count, kv_width, p.head_dim, out_group, p.head_dim);
+        else
+          kernels.weighted_sum(s, group, n_keys, static_cast<const float*>(cache.values) + element + head_offset, count,
+                               kv_width, p.head_dim, out_group, p.head_dim);
+      });
+      for (int h = 0; h < group; ++h) {
+        const float inverse = 1.f / z[h];
+        for (int c = 0; c < p.head_dim; ++c) out_group[h * p.head_dim + c] *= inverse;
+      }
     }
   });
-}
-
-void store_kv(const float* k, const float* v, const BatchLayout& layout, int64_t kv_width, const KvLayer& cache) {
-  for (const auto& seq : layout.sequences) {
-    const int64_t end = seq.start_position + seq.rows;
-    for (int64_t j = std::max<int64_t>(seq.start_position, end - cache.capacity); j < end; ++j) {
-      const int64_t src = (seq.first_row + j - seq.start_position) * kv_width;
-      const int64_t dst = (seq.slot * cache.capacity + j % cache.capacity) * kv_width;
-      std::memcpy(cache.keys + dst, k + src, sizeof(float) * static_cast<size_t>(kv_width));
-      std::memcpy(cache.values + dst, v + src, sizeof(float) * static_cast<size_t>(kv_width));
-    }
-  }
 }
 
 }  // namespace gptoss

@@ -44,6 +44,18 @@ using DotProductsKernel = void (*)(const float* x, int64_t n, int64_t x_stride, 
 // (d a multiple of 32): attention's probability-weighted sum of values.
 using WeightedSumKernel = void (*)(const float* p, int64_t n, int64_t p_stride, const float* v, int64_t m,
                                    int64_t v_stride, int64_t d, float* out, int64_t out_stride);
+// The same two over bfloat16 keys / values (w and v hold raw bf16 bits; strides count elements),
+// for a bf16 KV cache: each key or value is widened once for all n query heads.
+using DotProductsBf16Kernel = void (*)(const float* x, int64_t n, int64_t x_stride, const uint16_t* w, int64_t m,
+                                       int64_t w_stride, int64_t k, float* y, int64_t y_stride);
+using WeightedSumBf16Kernel = void (*)(const float* p, int64_t n, int64_t p_stride, const uint16_t* v, int64_t m,
+                                       int64_t v_stride, int64_t d, float* out, int64_t out_stride);
+// Attention's softmax numerators with a sink, in place, for h < n rows of m scores s_j =
+// s[h·s_stride + j]: with M = max(sinks[h], max_j scale·s_j),
+//   s_j ← exp(scale·s_j − M),  z[h] = exp(sinks[h] − M) + Σ_j s_j
+// (the probabilities are s_j / z[h]).
+using AttentionSoftmaxKernel = void (*)(float* s, int64_t n, int64_t s_stride, int64_t m, float scale,
+                                        const float* sinks, float* z);
 
 struct CpuKernels {
   const char* name;  // "avx512", "avx2" or "scalar"
@@ -51,6 +63,9 @@ struct CpuKernels {
   DequantizeRowsKernel (*dequantize)(const MatrixSlice& w);
   DotProductsKernel dot_products;
   WeightedSumKernel weighted_sum;
+  DotProductsBf16Kernel dot_products_bf16;
+  WeightedSumBf16Kernel weighted_sum_bf16;
+  AttentionSoftmaxKernel attention_softmax;
 };
 
 const CpuKernels& scalar_kernels();

@@ -4,7 +4,8 @@
 // for AVX-512 can be picked by the linker for code that runs on a CPU without it.
 //
 // Isa provides: V (a float vector of W lanes), zero, load, store, fma (a·b + c), add, sum, sum4
-// (the sums of four vectors, stored as four floats), set1,
+// (the sums of four vectors, stored as four floats), set1, widen_bf16 (W bf16 values → V),
+// mul, sub, max, reduce_max, exp (float32 exp within 2 ulp for x ≥ −87, ≈ 0 below),
 // register-blocking sizes kBlockInputs × kBlockRows (products) and kWeightedHeads, and
 // decoders that turn one chunk of 32 weights into 32/W vectors:
 //   bf16(p), f16(p), f32(p)                   p: the chunk's 64/64/128 bytes
@@ -220,10 +221,14 @@ struct Kernels {
   static FusedRowsKernel pick_fused(const MatrixSlice& w) { return pick(w).fused; }
   static DequantizeRowsKernel pick_dequantize(const MatrixSlice& w) { return pick(w).dequantize; }
 
-  // ---- float32 products of x rows with weight rows, in MI × MR register blocks
+  // ---- float32 products of x rows with rows of float32 or bf16 (uint16_t bits) values
 
-  template <int MI, int MR>
-  static void block(const float* x, int64_t x_stride, const float* w, int64_t w_stride, int64_t k, float* y,
+  static V load_values(const float* p) { return Isa::load(p); }
+  static V load_values(const uint16_t* p) { return Isa::widen_bf16(reinterpret_cast<const uint8_t*>(p)); }
+
+  // x rows times w rows in MI × MR register blocks.
+  template <int MI, int MR, class T>
+  static void block(const float* x, int64_t x_stride, const T* w, int64_t w_stride, int64_t k, float* y,
                     int64_t y_stride) {
     V acc[MI][MR];
     for (int i = 0; i < MI; ++i)
@@ -232,7 +237,7 @@ struct Kernels {
       V xv[MI];
       for (int i = 0; i < MI; ++i) xv[i] = Isa::load(x + i * x_stride + c);
       for (int r = 0; r < MR; ++r) {
-        const V wv = Isa::load(w + r * w_stride + c);
+        const V wv = load_values(w + r * w_stride + c);
         for (int i = 0; i < MI; ++i) acc[i][r] = Isa::fma(xv[i], wv, acc[i][r]);
       }
     }
@@ -245,7 +250,8 @@ struct Kernels {
     }
   }
 
-  static void dot_products(const float* x, int64_t n, int64_t x_stride, const float* w, int64_t m, int64_t w_stride,
+  template <class T>
+  static void dot_products(const float* x, int64_t n, int64_t x_stride, const T* w, int64_t m, int64_t w_stride,
                            int64_t k, float* y, int64_t y_stride) {
     constexpr int MI = Isa::kBlockInputs, MR = Isa::kBlockRows;
     int64_t i = 0;
@@ -261,15 +267,15 @@ struct Kernels {
 
   // ---- Σ_j p[h, j] · v[j, :], a block of NH rows of p and 32 columns of v at a time
 
-  template <int NH>
-  static void weighted_block(const float* p, int64_t p_stride, const float* v, int64_t m, int64_t v_stride, float* out,
+  template <int NH, class T>
+  static void weighted_block(const float* p, int64_t p_stride, const T* v, int64_t m, int64_t v_stride, float* out,
                              int64_t out_stride) {
     V acc[NH][kVectors];
     for (int h = 0; h < NH; ++h)
       for (int j = 0; j < kVectors; ++j) acc[h][j] = Isa::load(out + h * out_stride + j * Isa::W);
     for (int64_t key = 0; key < m; ++key) {
       V vv[kVectors];
-      for (int j = 0; j < kVectors; ++j) vv[j] = Isa::load(v + key * v_stride + j * Isa::W);
+      for (int j = 0; j < kVectors; ++j) vv[j] = load_values(v + key * v_stride + j * Isa::W);
       for (int h = 0; h < NH; ++h) {
         const V weight = Isa::set1(p[h * p_stride + key]);
         for (int j = 0; j < kVectors; ++j) acc[h][j] = Isa::fma(weight, vv[j], acc[h][j]);
@@ -279,7 +285,8 @@ struct Kernels {
       for (int j = 0; j < kVectors; ++j) Isa::store(out + h * out_stride + j * Isa::W, acc[h][j]);
   }
 
-  static void weighted_sum(const float* p, int64_t n, int64_t p_stride, const float* v, int64_t m, int64_t v_stride,
+  template <class T>
+  static void weighted_sum(const float* p, int64_t n, int64_t p_stride, const T* v, int64_t m, int64_t v_stride,
                            int64_t d, float* out, int64_t out_stride) {
     constexpr int NH = Isa::kWeightedHeads;
     for (int64_t c = 0; c < d; c += 32) {
@@ -290,8 +297,56 @@ struct Kernels {
     }
   }
 
+  // ---- attention's softmax numerators (see AttentionSoftmaxKernel)
+
+  // exp of the first `count` < W elements of p, through one padded vector; returns their sum.
+  static float exp_tail(float* p, int64_t count, float shift) {
+    alignas(64) float lanes[Isa::W] = {};
+    for (int64_t i = 0; i < count; ++i) lanes[i] = p[i] - shift;
+    Isa::store(lanes, Isa::exp(Isa::load(lanes)));
+    float sum = 0;
+    for (int64_t i = 0; i < count; ++i) sum += p[i] = lanes[i];
+    return sum;
+  }
+
+  static void attention_softmax(float* s, int64_t n, int64_t s_stride, int64_t m, float scale, const float* sinks,
+                                float* z) {
+    const V scales = Isa::set1(scale);
+    for (int64_t h = 0; h < n; ++h) {
+      float* row = s + h * s_stride;
+      V maxes = Isa::set1(sinks[h]);
+      int64_t j = 0;
+      for (; j + Isa::W <= m; j += Isa::W) {
+        const V x = Isa::mul(Isa::load(row + j), scales);
+        Isa::store(row + j, x);
+        maxes = Isa::max(maxes, x);
+      }
+      float max = Isa::reduce_max(maxes);
+      for (; j < m; ++j) {
+        row[j] *= scale;
+        max = row[j] > max ? row[j] : max;
+      }
+      const V shift = Isa::set1(max);
+      V sums = Isa::zero();
+      for (j = 0; j + Isa::W <= m; j += Isa::W) {
+        const V e = Isa::exp(Isa::sub(Isa::load(row + j), shift));
+        Isa::store(row + j, e);
+        sums = Isa::add(sums, e);
+      }
+      float sink = sinks[h];
+      z[h] = Isa::sum(sums) + exp_tail(row + j, m - j, max) + exp_tail(&sink, 1, max);
+    }
+  }
+
   static const CpuKernels& table(const char* name) {
-    static const CpuKernels kernels{name, pick_fused, pick_dequantize, dot_products, weighted_sum};
+    static const CpuKernels kernels{name,
+                                    pick_fused,
+                                    pick_dequantize,
+                                    dot_products<float>,
+                                    weighted_sum<float>,
+                                    dot_products<uint16_t>,
+                                    weighted_sum<uint16_t>,
+                                    attention_softmax};
     return kernels;
   }
 };
