@@ -128,16 +128,16 @@ BENCHMARK(BM_MemoryRead)->UseRealTime()->Unit(benchmark::kMillisecond);
 struct AttentionSetup {
   static constexpr int kBlockTokens = 32;
   static constexpr int64_t kKvWidth = 8 * 64;
-  DType dtype;
+  ElementType dtype;
   std::vector<uint8_t> keys, values;
   std::vector<float> q, sinks, out;
   BatchLayout layout;
   AttentionParameters params{64, 8, 64, 0, 0.125f, {}};
 
   // One sequence of `rows` rows ending at position context − 1.
-  AttentionSetup(int64_t context, int64_t rows, DType t) : dtype(t) {
+  AttentionSetup(int64_t context, int64_t rows, ElementType t) : dtype(t) {
     const int64_t blocks = (context + kBlockTokens - 1) / kBlockTokens;
-    keys.resize(static_cast<size_t>(blocks * kBlockTokens * kKvWidth * dtype_bytes(t)));
+    keys.resize(static_cast<size_t>(blocks * kBlockTokens * kKvWidth * element_bytes(t)));
     values.resize(keys.size());
     std::mt19937 rng(3);
     std::normal_distribution<float> normal(0.f, 1.f);
@@ -171,16 +171,16 @@ struct AttentionSetup {
 };
 
 void run_attention(benchmark::State& state, int64_t context, int64_t rows) {
-  const DType dtype = state.range(1) == 0 ? DType::f32 : DType::bf16;
+  const ElementType dtype = state.range(1) == 0 ? ElementType::f32 : ElementType::bf16;
   AttentionSetup a(context, rows, dtype);
   const KvLayerView cache = a.view();
   for (auto _ : state) {
     attention_rows(a.q.data(), a.layout, cache, a.params, a.out.data(), pool());
     benchmark::DoNotOptimize(a.out.data());
   }
-  state.SetLabel(dtype_name(dtype));
+  state.SetLabel(element_type_name(dtype));
   // Keys and values each read once per step by every row (decode: the whole cache once).
-  state.counters["kv_GB/s"] = benchmark::Counter(2.0 * static_cast<double>(context * AttentionSetup::kKvWidth * dtype_bytes(dtype)),
+  state.counters["kv_GB/s"] = benchmark::Counter(2.0 * static_cast<double>(context * AttentionSetup::kKvWidth * element_bytes(dtype)),
                                                  benchmark::Counter::kIsIterationInvariantRate);
   double pairs = 0;  // (query row, key) pairs
   for (int64_t r = 0; r < rows; ++r) pairs += static_cast<double>(context - rows + r + 1);

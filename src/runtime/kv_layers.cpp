@@ -20,7 +20,7 @@ KvPoolOptions pool_options(const ModelConfig& config, const KvOptions& kv, int m
   // Room for every sequence to reach tokens_per_sequence: what the windowed groups need, plus
   // that many positions per sequence in the unbounded group, within 90 % of what the device has
   // free (on the CPU the pool is lazily backed, so this reserves address space, not memory).
-  o.memory_bytes = INT64_MAX / 4;
+  o.memory_bytes = int64_t{1} << 36;  // enough for the windowed groups; only their plans are read
   int64_t bytes = 0;
   for (const KvGroupPlan& p : KvPool::plan(config, o)) {
     const int64_t bt = o.block_tokens;

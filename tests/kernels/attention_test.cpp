@@ -17,33 +17,11 @@
 #include "backend/cpu/attention.h"
 #include "gptoss/error.h"
 #include "quant/float_formats.h"
+#include "support/test_support.h"
 
 namespace gptoss {
 namespace {
 
-// Local stand-ins for test::random_floats and test::relative_l2: support/test_support.h pulls
-// in io/dtype.h, whose DType (safetensors element types) clashes with backend/buffer.h's.
-namespace test {
-
-std::vector<float> random_floats(size_t n, uint32_t seed, float stddev = 1.f) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0.f, stddev);
-  std::vector<float> v(n);
-  for (auto& x : v) x = dist(rng);
-  return v;
-}
-
-// ‖a − b‖₂ / ‖b‖₂
-double relative_l2(const float* a, const float* b, size_t n) {
-  double diff = 0, ref = 0;
-  for (size_t i = 0; i < n; ++i) {
-    diff += (static_cast<double>(a[i]) - b[i]) * (static_cast<double>(a[i]) - b[i]);
-    ref += static_cast<double>(b[i]) * b[i];
-  }
-  return std::sqrt(diff / ref);
-}
-
-}  // namespace test
 
 struct Shape {
   int heads, kv_heads, head_dim;
@@ -119,9 +97,9 @@ std::vector<float> reference(const Shape& shape, const std::vector<float>& q, co
 // poisoned again and handed to others.
 class PagedCache {
  public:
-  PagedCache(const Shape& shape, DType dtype, int block_tokens, int64_t blocks, int group, uint32_t seed)
+  PagedCache(const Shape& shape, ElementType dtype, int block_tokens, int64_t blocks, int group, uint32_t seed)
       : dtype_(dtype), block_tokens_(block_tokens), blocks_(blocks), group_(group), width_(shape.kv_width()),
-        keys_(static_cast<size_t>(blocks * block_tokens * width_ * dtype_bytes(dtype))),
+        keys_(static_cast<size_t>(blocks * block_tokens * width_ * element_bytes(dtype))),
         values_(keys_.size()), rng_(seed) {
     // Runs of 1 to 3 consecutive ids (which attention may read as one stretch) in shuffled
     // order, each run stored descending so that it is handed out ascending.
@@ -162,7 +140,7 @@ class PagedCache {
   void poison(int64_t block) {
     const int64_t n = block_tokens_ * width_;
     for (auto* bytes : {&keys_, &values_}) {
-      if (dtype_ == DType::f32) {
+      if (dtype_ == ElementType::f32) {
         float* p = reinterpret_cast<float*>(bytes->data()) + block * n;
         std::fill(p, p + n, std::numeric_limits<float>::quiet_NaN());
       } else {
@@ -172,7 +150,7 @@ class PagedCache {
     }
   }
 
-  DType dtype_;
+  ElementType dtype_;
   int block_tokens_;
   int64_t blocks_;
   int group_;
@@ -194,7 +172,7 @@ const std::vector<std::vector<int64_t>> kSchedule = {
 
 struct Case {
   const Shape& shape;
-  DType dtype;
+  ElementType dtype;
   int block_tokens;
   int window;
 };
@@ -288,13 +266,13 @@ void check_shape(const Shape& shape) {
     }
     for (const CpuKernels* kernels : kernel_sets())
       for (int block_tokens : {16, 32})
-        for (DType dtype : {DType::f32, DType::bf16}) {
+        for (ElementType dtype : {ElementType::f32, ElementType::bf16}) {
           SCOPED_TRACE(shape.name() + ", " + kernels->name + ", window " + std::to_string(window) + ", blocks of " +
-                       std::to_string(block_tokens) + ", " + dtype_name(dtype) + " cache");
+                       std::to_string(block_tokens) + ", " + element_type_name(dtype) + " cache");
           const auto out = run_paged({shape, dtype, block_tokens, window}, seqs, sinks, *kernels);
           for (size_t s = 0; s < seqs.size(); ++s) {
             SCOPED_TRACE("sequence " + std::to_string(s));
-            if (dtype == DType::f32) {
+            if (dtype == ElementType::f32) {
               expect_rows_close(shape, out[s], exact[s], 1e-5);
             } else {
               expect_rows_close(shape, out[s], rounded[s], 1e-5);
@@ -314,7 +292,7 @@ TEST(Attention, LargeSinkTakesTheMass) {
   const std::vector<float> sinks(static_cast<size_t>(shape.heads), 60.f);
   const std::vector<Sequence> seqs = scheduled_sequences(shape);
   for (const CpuKernels* kernels : kernel_sets()) {
-    const auto out = run_paged({shape, DType::bf16, 16, 0}, seqs, sinks, *kernels);
+    const auto out = run_paged({shape, ElementType::bf16, 16, 0}, seqs, sinks, *kernels);
     for (const auto& seq_out : out)
       for (float x : seq_out) ASSERT_LT(std::abs(x), 1e-10) << kernels->name;
   }
@@ -352,17 +330,17 @@ TEST(AttentionSoftmax, EveryKernelSetMatchesDoublePrecision) {
 
 struct StoreCase {
   static constexpr int64_t kWidth = 64, kBlockTokens = 4, kBlocks = 8;
-  DType dtype;
+  ElementType dtype;
   std::vector<uint8_t> keys, values;
-  explicit StoreCase(DType t)
-      : dtype(t), keys(static_cast<size_t>(kBlocks * kBlockTokens * kWidth * dtype_bytes(t)), 0xff), values(keys) {}
+  explicit StoreCase(ElementType t)
+      : dtype(t), keys(static_cast<size_t>(kBlocks * kBlockTokens * kWidth * element_bytes(t)), 0xff), values(keys) {}
   KvLayerView view(int group) { return {keys.data(), values.data(), dtype, kBlocks, static_cast<int>(kBlockTokens), kWidth, group}; }
   // The stored element as f32 bits, or as bf16 bits.
   uint32_t key_bits(int64_t block, int64_t token, int64_t c) const { return bits(keys, block, token, c); }
   uint32_t value_bits(int64_t block, int64_t token, int64_t c) const { return bits(values, block, token, c); }
   uint32_t bits(const std::vector<uint8_t>& bytes, int64_t block, int64_t token, int64_t c) const {
     const int64_t e = (block * kBlockTokens + token) * kWidth + c;
-    if (dtype == DType::f32) {
+    if (dtype == ElementType::f32) {
       uint32_t u;
       std::memcpy(&u, bytes.data() + 4 * e, 4);
       return u;
@@ -371,8 +349,8 @@ struct StoreCase {
     std::memcpy(&h, bytes.data() + 2 * e, 2);
     return h;
   }
-  uint32_t expected(float x) const { return dtype == DType::f32 ? std::bit_cast<uint32_t>(x) : f32_to_bf16(x); }
-  uint32_t untouched() const { return dtype == DType::f32 ? 0xffffffffu : 0xffffu; }
+  uint32_t expected(float x) const { return dtype == ElementType::f32 ? std::bit_cast<uint32_t>(x) : f32_to_bf16(x); }
+  uint32_t untouched() const { return dtype == ElementType::f32 ? 0xffffffffu : 0xffffu; }
 };
 
 // Two sequences: A stores positions 5..10 (a prefill chunk), B position 13 (a decode step),
@@ -400,8 +378,8 @@ BatchLayout store_layout() {
 }
 
 TEST(StoreKv, ValuesLandInTheirBlockAndToken) {
-  for (DType dtype : {DType::f32, DType::bf16}) {
-    SCOPED_TRACE(dtype_name(dtype));
+  for (ElementType dtype : {ElementType::f32, ElementType::bf16}) {
+    SCOPED_TRACE(element_type_name(dtype));
     StoreCase c(dtype);
     const BatchLayout layout = store_layout();
     const auto k = test::random_floats(static_cast<size_t>(7 * StoreCase::kWidth), 1);
@@ -428,7 +406,7 @@ TEST(StoreKv, ValuesLandInTheirBlockAndToken) {
 }
 
 TEST(StoreKv, Bf16RoundsToNearestEven) {
-  StoreCase c(DType::bf16);
+  StoreCase c(ElementType::bf16);
   BatchLayout layout = store_layout();
   std::vector<float> k(static_cast<size_t>(7 * StoreCase::kWidth), 1.f), v(k.size(), 1.f);
   k[0] = std::bit_cast<float>(0x3f808000u);  // halfway between 0x3f80 and 0x3f81: to even 0x3f80
@@ -441,7 +419,7 @@ TEST(StoreKv, Bf16RoundsToNearestEven) {
 }
 
 TEST(StoreKv, MissingBlockForAStoredPositionThrows) {
-  StoreCase c(DType::f32);
+  StoreCase c(ElementType::f32);
   const auto k = test::random_floats(static_cast<size_t>(7 * StoreCase::kWidth), 1);
   BatchLayout layout = store_layout();
   layout.block_tables[9] = -1;  // A's block for positions 8..11, group 1
@@ -452,13 +430,13 @@ TEST(StoreKv, MissingBlockForAStoredPositionThrows) {
   layout = store_layout();
   layout.block_tables[13] = StoreCase::kBlocks;  // outside the pool
   EXPECT_THROW(store_kv(k.data(), k.data(), layout, c.view(1)), Error);
-  StoreCase half(DType::f16);
+  StoreCase half(ElementType::f16);
   EXPECT_THROW(store_kv(k.data(), k.data(), store_layout(), half.view(1)), Error);
 }
 
 TEST(Attention, MissingBlockForAnAttendedPositionThrows) {
   // Window 8 at positions 5..10 reads positions 0..10: A's released block 0 (group 1) is needed.
-  StoreCase c(DType::f32);
+  StoreCase c(ElementType::f32);
   const BatchLayout layout = store_layout();
   const auto k = test::random_floats(static_cast<size_t>(7 * StoreCase::kWidth), 1);
   store_kv(k.data(), k.data(), layout, c.view(1));

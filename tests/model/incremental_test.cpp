@@ -152,21 +152,26 @@ TEST_F(IncrementalTest, MaxKvSizeWindowsTheFullLayersAndRunsPastTheContext) {
   EXPECT_LE(test::relative_l2(expected.row(20), unbounded.row(20), static_cast<size_t>(unbounded.vocab)), 1e-5);
 }
 
+// The sliding layers keep the blocks of their window plus `rollback` positions; a truncation
+// needs the window before its position.
 TEST_F(IncrementalTest, TruncateGoesBackWithinTheRollback) {
-  const std::vector<int32_t> prompt_tokens = prompt("long");  // 37 tokens: past the 16-token window
-  std::vector<int32_t> branch(prompt_tokens.begin(), prompt_tokens.begin() + 30);
+  std::vector<int32_t> tokens(100);
+  for (size_t i = 0; i < tokens.size(); ++i) tokens[i] = static_cast<int32_t>(1000 + 37 * i % 5000);
+  std::vector<int32_t> branch(tokens.begin(), tokens.begin() + 90);
   branch.insert(branch.end(), {11, 22, 33, 44});
   const Logits expected = full_pass(branch);
-  Session session(*model_, {.max_sequences = 1, .context_length = 64, .rollback = 8, .kv = {.precision = KvPrecision::f32}});
-  const SequenceInput in{0, prompt_tokens, LogitsWanted::none};
+  Session session(*model_, {.max_sequences = 1, .context_length = 128, .rollback = 8,
+                            .kv = {.precision = KvPrecision::f32}});
+  const SequenceInput in{0, tokens, LogitsWanted::none};
   session.forward({&in, 1});
-  EXPECT_FALSE(session.truncate(0, 20));  // 17 back: the rings no longer hold it
-  EXPECT_EQ(session.position(0), 37);
-  ASSERT_TRUE(session.truncate(0, 30));   // 7 back
-  const SequenceInput rest{0, {branch.data() + 30, 4}, LogitsWanted::all};
+  // Kept: positions ≥ 100 − 16 + 1 − 8 = 77, in whole blocks of 32: from 64 on.
+  EXPECT_FALSE(session.truncate(0, 60));  // its window [45, 60) is gone
+  EXPECT_EQ(session.position(0), 100);
+  ASSERT_TRUE(session.truncate(0, 90));   // its window [75, 90) is kept
+  const SequenceInput rest{0, {branch.data() + 90, 4}, LogitsWanted::all};
   const Logits got = session.forward({&rest, 1});
   for (int64_t i = 0; i < 4; ++i)
-    EXPECT_LE(test::relative_l2(got.row(i), expected.row(30 + i), static_cast<size_t>(got.vocab)), 1e-5) << i;
+    EXPECT_LE(test::relative_l2(got.row(i), expected.row(90 + i), static_cast<size_t>(got.vocab)), 1e-5) << i;
   EXPECT_TRUE(session.truncate(0, 0));
   EXPECT_THROW(session.truncate(0, 5), Error);
 }

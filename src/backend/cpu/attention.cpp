@@ -14,8 +14,8 @@ namespace gptoss {
 namespace {
 
 void check_cache(const KvLayerView& cache, const char* what) {
-  if (cache.dtype != DType::f32 && cache.dtype != DType::bf16)
-    throw Error(std::string(what) + ": KV cache dtype " + dtype_name(cache.dtype) + " is not supported (f32, bf16)");
+  if (cache.dtype != ElementType::f32 && cache.dtype != ElementType::bf16)
+    throw Error(std::string(what) + ": KV cache dtype " + element_type_name(cache.dtype) + " is not supported (f32, bf16)");
   if (cache.block_tokens <= 0 || cache.group < 0 || cache.group >= kMaxKvGroups)
     throw Error(std::string(what) + ": bad KV layer view (block_tokens " + std::to_string(cache.block_tokens) +
                 ", group " + std::to_string(cache.group) + ")");
@@ -74,7 +74,7 @@ void store_kv(const float* k, const float* v, const BatchLayout& layout, const K
       const int64_t at = (block * cache.block_tokens + position % cache.block_tokens) * width;
       const float* key = k + row * width;
       const float* value = v + row * width;
-      if (cache.dtype == DType::f32) {
+      if (cache.dtype == ElementType::f32) {
         std::memcpy(static_cast<float*>(cache.keys) + at, key, sizeof(float) * static_cast<size_t>(width));
         std::memcpy(static_cast<float*>(cache.values) + at, value, sizeof(float) * static_cast<size_t>(width));
       } else {
@@ -100,12 +100,12 @@ void attention_rows(const float* q, const BatchLayout& layout, const KvLayerView
   const int64_t q_width = static_cast<int64_t>(p.heads) * p.head_dim;
   const int64_t kv_width = cache.kv_width;
   const int group = p.heads / p.kv_heads;
-  const bool bf16 = cache.dtype == DType::bf16;
+  const bool bf16 = cache.dtype == ElementType::bf16;
   // The hardware prefetcher follows the stride within a block but not the jump to the next
   // one: the loop below asks for the next block's rows of its head while it computes one.
-  const int64_t element_bytes = dtype_bytes(cache.dtype);
-  const int64_t row_bytes = kv_width * element_bytes;  // one position, all kv heads
-  const int64_t head_bytes = p.head_dim * element_bytes;
+  const int64_t value_bytes = element_bytes(cache.dtype);
+  const int64_t row_bytes = kv_width * value_bytes;  // one position, all kv heads
+  const int64_t head_bytes = p.head_dim * value_bytes;
   const int64_t block_bytes = cache.block_tokens * row_bytes;
   auto first_key_of = [&](int64_t position) {
     return p.window > 0 ? std::max<int64_t>(0, position - p.window + 1) : int64_t{0};
@@ -142,7 +142,7 @@ void attention_rows(const float* q, const BatchLayout& layout, const KvLayerView
       scores.resize(static_cast<size_t>(group * (n_keys + 1)));
       auto prefetch_block = [&](const void* base, int64_t block) {
         if (block < 0) return;
-        const char* at = static_cast<const char*>(base) + block * block_bytes + head_offset * element_bytes;
+        const char* at = static_cast<const char*>(base) + block * block_bytes + head_offset * value_bytes;
         for (int t = 0; t < cache.block_tokens; ++t)
           for (int64_t b = 0; b < head_bytes; b += 64) __builtin_prefetch(at + t * row_bytes + b);
       };
