@@ -10,6 +10,7 @@
 #include "runtime/peak_memory.h"
 #include "tools/model_directory.h"
 #include "tools/tool.h"
+#include "tools/resource_flags.h"
 
 namespace gptoss::tools {
 
@@ -118,7 +119,7 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("-p,--n-prompt", a->prompt, "Prompt tokens")->capture_default_str();
   cmd->add_option("-n,--n-gen", a->generate, "Generated tokens")->capture_default_str();
   cmd->add_option("-r,--repetitions", a->repetitions, "Repetitions (mean ± standard deviation)")->capture_default_str();
-  cmd->add_option("-t,--threads", a->threads, "CPU threads (default: all)");
+  add_threads_flag(cmd, a->threads);
   cmd->add_flag("--json", a->json, "Print JSON instead of a table");
   cmd->callback([a] { run(*a); });
 }

@@ -6,6 +6,7 @@
 #include "gptoss/gptoss.h"
 #include "io/safetensors_writer.h"
 #include "tools/model_directory.h"
+#include "tools/resource_flags.h"
 #include "tools/tool.h"
 
 namespace gptoss::tools {
@@ -20,14 +21,16 @@ struct LogitsOptions {
   int threads = 0;
 };
 
+// The best five, or the whole vocabulary when a (synthetic) model has fewer tokens than that.
 void print_top5(const Logits& logits) {
   const float* last = logits.row(logits.rows - 1);
   std::vector<int32_t> ids(static_cast<size_t>(logits.vocab));
   std::iota(ids.begin(), ids.end(), 0);
-  std::partial_sort(ids.begin(), ids.begin() + 5, ids.end(),
+  const size_t shown = std::min<size_t>(5, ids.size());
+  std::partial_sort(ids.begin(), ids.begin() + static_cast<ptrdiff_t>(shown), ids.end(),
                     [&](int32_t a, int32_t b) { return last[a] > last[b] || (last[a] == last[b] && a < b); });
-  std::printf("top 5 next-token logits after the last position:\n");
-  for (int i = 0; i < 5; ++i) std::printf("  %8d  %.6f\n", ids[static_cast<size_t>(i)], last[ids[static_cast<size_t>(i)]]);
+  std::printf("top %zu next-token logits after the last position:\n", shown);
+  for (size_t i = 0; i < shown; ++i) std::printf("  %8d  %.6f\n", ids[i], last[ids[i]]);
 }
 
 void run(const LogitsOptions& o) {
@@ -56,8 +59,8 @@ void add_logits_command(CLI::App& app) {
   cmd->add_option("-m,--model", options->model, "Model directory or Hugging Face repo id")->required();
   cmd->add_option("--tokens", options->tokens, "Comma-separated token ids, e.g. 1,2,3")->required();
   cmd->add_option("--out", options->out, "Write all positions' logits [T, vocab] as tensor 'logits' here");
-  cmd->add_option("-c,--ctx", options->context, "Context length to reserve (default: the number of tokens)");
-  cmd->add_option("-t,--threads", options->threads, "CPU threads (default: all)");
+  add_positive_flag(cmd, "-c,--ctx", options->context, "Context length to reserve (default: the number of tokens)");
+  add_threads_flag(cmd, options->threads);
   cmd->callback([options] { run(*options); });
 }
 

@@ -17,6 +17,7 @@
 #include "eval/token_stream.h"
 #include "gptoss/gptoss.h"
 #include "tools/model_directory.h"
+#include "tools/resource_flags.h"
 #include "tools/tool.h"
 
 namespace gptoss::tools {
@@ -245,8 +246,8 @@ void add_perplexity_command(CLI::App& app) {
   cmd->add_flag("--eos-between-docs", a->eos_between_docs, "Put the EOS token between documents");
   cmd->add_option("--eos-token", a->eos_token, "The EOS token's text [default: config.json's eos_token_id]");
   cmd->add_flag("--parse-special", a->parse_special, "Read special-token strings (<|start|>) in the data as tokens");
-  auto* ctx = cmd->add_option("-c,--ctx", a->context,
-                              "llama-perplexity's protocol: chunks of N tokens, each scoring its second half");
+  auto* ctx = add_positive_flag(cmd, "-c,--ctx", a->context,
+                                "llama-perplexity's protocol: chunks of N tokens, each scoring its second half");
   ctx->excludes(window)->excludes(stride);
   cmd->add_option("--chunks", a->chunks, "With --ctx: at most N chunks")->needs(ctx);
   cmd->add_option("-b,--batch-size", a->evaluation.batch_size, "Windows evaluated side by side")->capture_default_str();
@@ -260,7 +261,7 @@ void add_perplexity_command(CLI::App& app) {
       ->needs(save);
   cmd->add_option("--kl-base", a->kl_base,
                   "Compare with a base model's --save-logits file: KL divergence, top-1 agreement, PPL difference");
-  cmd->add_option("-t,--threads", a->threads, "CPU threads (default: all)");
+  add_threads_flag(cmd, a->threads);
   cmd->add_flag("--json", a->json, "Print JSON");
   cmd->callback([a, ctx, stride, max_tokens] {
     a->llama_cpp = ctx->count() > 0;

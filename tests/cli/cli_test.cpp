@@ -208,3 +208,105 @@ TEST_F(CliBadInput, MissingModelDirectory) {
 
 }  // namespace
 }  // namespace gptoss
+
+namespace gptoss {
+namespace {
+
+using test::expect_one_line_error;
+using test::quoted;
+using test::run_cli;
+
+std::string tiny_logits(const std::string& flags) {
+  return "logits --model " + quoted(test::tiny_model_dir()) + " --tokens 976,4853 " + flags;
+}
+
+// CLI11's parse errors exited with its own codes (104-114) and a second line of advice.
+TEST(CliFlags, ParseErrorsAreOneLineWithExitStatusOne) {
+  expect_one_line_error(run_cli("logits --tokens 1"), {"--model"});
+  expect_one_line_error(run_cli(tiny_logits("--no-such-flag")), {"--no-such-flag"});
+  expect_one_line_error(run_cli("no-such-command"), {"subcommand"});
+  expect_one_line_error(run_cli(tiny_logits("--ctx many")), {"--ctx", "many"});
+  expect_one_line_error(run_cli(""), {"subcommand"});
+  const auto help = run_cli("logits --help");
+  EXPECT_EQ(help.exit_code, 0) << help.err;
+  EXPECT_NE(help.out.find("--tokens"), std::string::npos) << help.out;
+  const auto version = run_cli("--version");
+  EXPECT_EQ(version.exit_code, 0) << version.err;
+  EXPECT_NE(version.out.find("gptoss 0.1.0"), std::string::npos) << version.out;
+}
+
+// --ctx 0 / -5 and --threads -3 used the defaults; --max-kv-size 0 passed "must be positive".
+TEST(CliFlags, CountsOutOfRangeAreErrorsInEveryCommand) {
+  test::TempDir dir;
+  const std::string model = " --model " + quoted(test::tiny_model_dir());
+  for (const std::string ctx : {"0", "-5"}) {
+    expect_one_line_error(run_cli(tiny_logits("--ctx " + ctx)), {"--ctx"});
+    expect_one_line_error(run_cli("generate" + model + " --prompt Hi --ctx " + ctx), {"--ctx"});
+  }
+  for (const std::string threads : {"-3", "1025"}) {
+    expect_one_line_error(run_cli(tiny_logits("--threads " + threads)), {"--threads"});
+    expect_one_line_error(run_cli("generate" + model + " --prompt Hi --threads " + threads), {"--threads"});
+    expect_one_line_error(run_cli("chat" + model + " --threads " + threads), {"--threads"});
+    expect_one_line_error(run_cli("bench" + model + " --threads " + threads), {"--threads"});
+    expect_one_line_error(run_cli("convert" + model + " --threads " + threads), {"--threads"});
+    expect_one_line_error(run_cli("synth --out " + quoted(dir / "s") + " --threads " + threads), {"--threads"});
+  }
+  for (const std::string size : {"0", "-1"}) {
+    expect_one_line_error(run_cli("generate" + model + " --prompt Hi --max-kv-size " + size), {"--max-kv-size"});
+    expect_one_line_error(run_cli("chat" + model + " --max-kv-size " + size), {"--max-kv-size"});
+  }
+  // 0 threads is documented as all cores.
+  const auto all = run_cli(tiny_logits("--threads 0 --ctx 2"));
+  EXPECT_EQ(all.exit_code, 0) << all.err;
+}
+
+// The seed wrapped or clamped to 2^64-1; logit-bias ids wrapped to 0 and huge biases vanished.
+TEST(CliFlags, NumbersOutOfRangeAreErrorsNotWrapped) {
+  const std::string generate = "generate --model " + quoted(test::tiny_model_dir()) + " --prompt Hi --max-tokens 1 ";
+  for (const std::string seed : {"-1", "18446744073709551616", "1e23", "1.5"})
+    expect_one_line_error(run_cli(generate + "--seed " + seed), {"--seed", seed});
+  test::TempDir dir;
+  expect_one_line_error(run_cli("synth --out " + quoted(dir / "s") + " --seed -1"), {"--seed"});
+  expect_one_line_error(run_cli(generate + "--logit-bias 4294967296:100"), {"4294967296:100", "out of range"});
+  expect_one_line_error(run_cli(generate + "--logit-bias 1:1e39"), {"1:1e39", "float"});
+  expect_one_line_error(run_cli(generate + "--logit-bias 1:-1e400"), {"1:-1e400"});
+  const auto largest = run_cli(generate + "--seed 18446744073709551615 --logit-bias 1:3e38");
+  EXPECT_EQ(largest.exit_code, 0) << largest.err;
+}
+
+// print_top5 read five ids from a shorter vocabulary (a heap overflow).
+TEST(CliFlags, LogitsOfAModelWithAVocabularyOfThree) {
+  test::TempDir dir;
+  auto config = nlohmann::json::parse(test::read_file(test::tiny_model_dir() / "config.json"));
+  config["vocab_size"] = 3;
+  config["eos_token_id"] = 2;
+  config["pad_token_id"] = 1;
+  test::write_file(dir / "config.json", config.dump());
+  const auto synth = run_cli("synth --config " + quoted(dir / "config.json") + " --out " + quoted(dir / "m"));
+  ASSERT_EQ(synth.exit_code, 0) << synth.err;
+  const auto r = run_cli("logits --model " + quoted(dir / "m") + " --tokens 0,1,2");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("top 3 "), std::string::npos) << r.out;
+  for (const char* id : {"\n         0  ", "\n         1  ", "\n         2  "})
+    EXPECT_NE(r.out.find(id), std::string::npos) << id << " in " << r.out;
+}
+
+// A failed --out (here: an existing directory) left "<out>.partial" behind.
+TEST(CliFlags, LogitsOutOntoADirectoryLeavesNoPartialFile) {
+  test::TempDir dir;
+  std::filesystem::create_directory(dir / "taken");
+  expect_one_line_error(run_cli(tiny_logits("--out " + quoted(dir / "taken"))), {(dir / "taken").string()});
+  EXPECT_FALSE(std::filesystem::exists(dir / "taken.partial"));
+}
+
+// generation_config.json's eos ids were read with a truncating get<int>().
+TEST(CliFlags, AnEosIdBeyondTheTokenIdsIsAnError) {
+  test::TempDir dir;
+  test::copy_tiny_model(dir / "m");
+  test::write_file(dir / "m" / "generation_config.json", "{\"eos_token_id\": [200002, 4295054538]}");
+  expect_one_line_error(run_cli("logits --model " + quoted(dir / "m") + " --tokens 1"),
+                        {"generation_config.json", "4295054538"});
+}
+
+}  // namespace
+}  // namespace gptoss

@@ -1,0 +1,14 @@
+#include "tools/resource_flags.h"
+
+namespace gptoss::tools {
+
+CLI::Option* add_threads_flag(CLI::App* cmd, int& threads, const std::string& what) {
+  return cmd->add_option("-t,--threads", threads, what + ": 1 to " + std::to_string(kMaxThreads) + "; 0 = all cores (default)")
+      ->check(CLI::Range(0, kMaxThreads));
+}
+
+CLI::Option* add_positive_flag(CLI::App* cmd, const std::string& names, int& value, const std::string& description) {
+  return cmd->add_option(names, value, description)->check(CLI::Range(1, std::numeric_limits<int>::max()));
+}
+
+}  // namespace gptoss::tools
