@@ -60,13 +60,17 @@ TEST(Cli, BenchReportsThroughputAndMemoryAsJson) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   for (const char* key : {"load_seconds", "prompt_tokens_per_second", "decode_tokens_per_second",
-                          "time_to_first_token_seconds", "decode_weight_bytes_per_token", "peak_memory_gb"})
+                          "time_to_first_token_seconds", "decode_weight_bytes_per_token", "peak_memory_gb",
+                          "read_bandwidth_gbs", "percent_of_read_bandwidth"})
     EXPECT_GT(j.at(key).get<double>(), 0.0) << key;
+  EXPECT_NEAR(j["percent_of_read_bandwidth"].get<double>(),
+              100 * j["decode_weight_gb_per_second"].get<double>() / j["read_bandwidth_gbs"].get<double>(), 1e-6);
   // One decoded token reads every weight but the embedding (one row) and 4 of 8 experts.
   EXPECT_LT(j["decode_weight_bytes_per_token"].get<double>(), 14e6);
   const auto table = run_cli("bench --model " + quoted(test::tiny_model_dir()) + " -p 4 -n 2");
   ASSERT_EQ(table.exit_code, 0) << table.err;
   EXPECT_NE(table.out.find("| pp4 tok/s"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("| read ceiling GB/s | % of ceiling |"), std::string::npos) << table.out;
   expect_one_line_error(run_cli("bench --model " + quoted(test::tiny_model_dir()) + " -p 0"), {"-p"});
 }
 
