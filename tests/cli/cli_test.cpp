@@ -2,6 +2,7 @@
 // input giving one line on stderr and a non-zero exit, never a crash.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 
@@ -301,6 +302,30 @@ TEST(CliFlags, LogitsOutOntoADirectoryLeavesNoPartialFile) {
   std::filesystem::create_directory(dir / "taken");
   expect_one_line_error(run_cli(tiny_logits("--out " + quoted(dir / "taken"))), {(dir / "taken").string()});
   EXPECT_FALSE(std::filesystem::exists(dir / "taken.partial"));
+}
+
+// --out held every position's row in memory (4.7 GB for 6000 tokens); it streams them now, a
+// chunk of positions at a time, and the file must not depend on the chunk.
+TEST(CliFlags, LogitsOutStreamsChunksIntoTheSameFile) {
+  test::TempDir dir;
+  const std::string prompt = std::string(kShortPrompt) + ",13,976,4853,19705,68347,13,11";  // 11 tokens
+  const std::string model = "logits --model " + quoted(test::tiny_model_dir()) + " --tokens " + prompt;
+  const auto streamed = run_cli(model + " --chunk 3 --out " + quoted(dir / "streamed.safetensors"));
+  ASSERT_EQ(streamed.exit_code, 0) << streamed.err;
+  const auto whole = run_cli(model + " --chunk 64 --out " + quoted(dir / "whole.safetensors"));
+  ASSERT_EQ(whole.exit_code, 0) << whole.err;
+  const auto a = test::read_all_tensors(dir / "streamed.safetensors").at("logits");
+  const auto b = test::read_all_tensors(dir / "whole.safetensors").at("logits");
+  ASSERT_EQ(a.shape, (std::vector<int64_t>{11, 201088}));
+  ASSERT_EQ(a.shape, b.shape);
+  EXPECT_LE(test::relative_l2(a.f32.data(), b.f32.data(), a.f32.size()), 1e-5);
+  // The last row is the one `logits` prints without --out.
+  const auto top = run_cli(model);
+  ASSERT_EQ(top.exit_code, 0) << top.err;
+  const float* last = a.f32.data() + 10 * 201088;
+  const int best = std::stoi(top.out.substr(top.out.find('\n') + 1));
+  EXPECT_EQ(std::max_element(last, last + 201088) - last, best);
+  expect_one_line_error(run_cli(model + " --chunk 0 --out " + quoted(dir / "x")), {"--chunk"});
 }
 
 // generation_config.json's eos ids were read with a truncating get<int>().
