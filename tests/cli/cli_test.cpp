@@ -1,9 +1,11 @@
 // The gptoss program end to end: `logits` and `info` on the tiny model, and every kind of bad
 // input giving one line on stderr and a non-zero exit, never a crash.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 
 #include "support/test_support.h"
@@ -326,6 +328,25 @@ TEST(CliFlags, LogitsOutStreamsChunksIntoTheSameFile) {
   const int best = std::stoi(top.out.substr(top.out.find('\n') + 1));
   EXPECT_EQ(std::max_element(last, last + 201088) - last, best);
   expect_one_line_error(run_cli(model + " --chunk 0 --out " + quoted(dir / "x")), {"--chunk"});
+}
+
+// synth on a full disk, simulated by a 1 MB file-size limit with SIGXFSZ ignored (this works as
+// root in a container, where mounting a tiny tmpfs may not): one line, exit 1, and neither the
+// output directory nor its staging directory is left. (TemporaryFile's tests cover the small
+// JSON files, which an unchecked ofstream used to leave empty with exit 0.)
+TEST(CliFlags, SynthOnAFullDiskFailsAndLeavesNothing) {
+  test::TempDir dir;
+  test::write_file(dir / "run.sh", "trap '' XFSZ\nulimit -f 2048\nexec " + std::string(GPTOSS_CLI) +
+                                       " synth --config tiny --out " + quoted(dir / "out" / "s") + " 2>" +
+                                       quoted(dir / "err") + "\n");
+  std::filesystem::create_directory(dir / "out");
+  const int status = std::system(("sh " + quoted(dir / "run.sh")).c_str());
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 1);
+  const std::string err = test::read_file(dir / "err");
+  EXPECT_EQ(err.rfind("gptoss: error: ", 0), 0u) << err;
+  EXPECT_NE(err.find("File too large"), std::string::npos) << err;
+  EXPECT_TRUE(std::filesystem::is_empty(dir / "out"));
 }
 
 // generation_config.json's eos ids were read with a truncating get<int>().
