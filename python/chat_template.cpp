@@ -8,6 +8,21 @@ namespace gptoss::python {
 
 namespace {
 
+// The caller's structures are untrusted: a list where a dict belongs must raise TypeError
+// naming the argument, never be reinterpreted (that read garbage and crashed).
+py::dict as_dict(const py::handle& value, const std::string& where) {
+  if (!py::isinstance<py::dict>(value))
+    throw py::type_error(where + " must be a dict, not " + std::string(Py_TYPE(value.ptr())->tp_name));
+  return py::reinterpret_borrow<py::dict>(value);
+}
+
+// tools and tool_calls are lists (or tuples); anything else would be iterated as something else.
+py::sequence as_list(const py::handle& value, const std::string& where) {
+  if (!py::isinstance<py::list>(value) && !py::isinstance<py::tuple>(value))
+    throw py::type_error(where + " must be a list, not " + std::string(Py_TYPE(value.ptr())->tp_name));
+  return py::reinterpret_borrow<py::sequence>(value);
+}
+
 std::string json_text(const py::handle& value) {
   if (py::isinstance<py::str>(value)) return value.cast<std::string>();
   return py::module_::import("json").attr("dumps")(value).cast<std::string>();
@@ -26,9 +41,11 @@ harmony::ReasoningEffort effort(const std::string& name) {
 std::vector<harmony::FunctionTool> function_tools(const py::object& tools) {
   std::vector<harmony::FunctionTool> out;
   if (tools.is_none()) return out;
-  for (const py::handle& item : tools) {
-    py::dict tool = py::reinterpret_borrow<py::dict>(item);
-    if (tool.contains("function")) tool = py::reinterpret_borrow<py::dict>(tool["function"]);
+  size_t index = 0;
+  for (const py::handle& item : as_list(tools, "tools")) {
+    const std::string where = "tools[" + std::to_string(index++) + "]";
+    py::dict tool = as_dict(item, where);
+    if (tool.contains("function")) tool = as_dict(tool["function"], where + "['function']");
     harmony::FunctionTool f;
     f.name = get_string(tool, "name");
     if (f.name.empty()) throw Error("tools: a tool without a name");
@@ -52,8 +69,10 @@ harmony::Conversation conversation_from_messages(const py::list& messages, const
   harmony::DeveloperContent developer{"", function_tools(tools)};
   std::string last_call;  // a tool result without a name answers the latest call
   harmony::Conversation rest;
+  size_t index = 0;
   for (const py::handle& item : messages) {
-    const py::dict m = py::reinterpret_borrow<py::dict>(item);
+    const std::string where = "messages[" + std::to_string(index++) + "]";
+    const py::dict m = as_dict(item, where);
     const std::string role = get_string(m, "role");
     const std::string content = get_string(m, "content");
     if (role == "system" || role == "developer") {
@@ -64,9 +83,11 @@ harmony::Conversation conversation_from_messages(const py::list& messages, const
       if (const std::string thinking = get_string(m, "thinking"); !thinking.empty())
         rest.push_back(harmony::Message::assistant("analysis", thinking));
       if (m.contains("tool_calls") && !m["tool_calls"].is_none()) {
-        for (const py::handle& call : m["tool_calls"]) {
-          py::dict c = py::reinterpret_borrow<py::dict>(call);
-          if (c.contains("function")) c = py::reinterpret_borrow<py::dict>(c["function"]);
+        size_t call_index = 0;
+        for (const py::handle& call : as_list(m["tool_calls"], where + "['tool_calls']")) {
+          const std::string call_where = where + "['tool_calls'][" + std::to_string(call_index++) + "]";
+          py::dict c = as_dict(call, call_where);
+          if (c.contains("function")) c = as_dict(c["function"], call_where + "['function']");
           last_call = "functions." + get_string(c, "name");
           rest.push_back(harmony::Message::tool_call(last_call, c.contains("arguments") ? json_text(c["arguments"]) : "{}"));
         }

@@ -6,7 +6,9 @@
 #include <pybind11/stl.h>
 #include <pybind11/stl/filesystem.h>
 
+#include <cmath>
 #include <cstdio>
+#include <limits>
 #include <mutex>
 
 #include "chat_template.h"
@@ -28,6 +30,40 @@ struct PyTokenizer {
   std::shared_ptr<Tokenizer> tokenizer;
 };
 
+std::string type_name(const py::handle& value) { return Py_TYPE(value.ptr())->tp_name; }
+
+// pybind11's casts wrap or clamp what does not fit (a seed of -1 or 2**64, a token id of
+// 2**32, a bias of 1e39 that becomes inf): out-of-range numbers raise ValueError instead.
+uint64_t seed_from(const py::handle& value) {
+  if (!py::isinstance<py::int_>(value) || py::isinstance<py::bool_>(value))
+    throw py::type_error("seed must be an int, not " + type_name(value));
+  const unsigned long long seed = PyLong_AsUnsignedLongLong(value.ptr());
+  if (PyErr_Occurred() != nullptr) {
+    PyErr_Clear();
+    throw py::value_error("seed " + py::repr(value).cast<std::string>() + " is outside 0 to 2**64 - 1");
+  }
+  return seed;
+}
+
+std::vector<std::pair<int32_t, float>> logit_bias_from(const py::handle& value) {
+  if (!py::isinstance<py::dict>(value)) throw py::type_error("logit_bias must be a dict {id: bias}, not " + type_name(value));
+  std::vector<std::pair<int32_t, float>> biases;
+  for (const auto& [key, bias] : py::reinterpret_borrow<py::dict>(value)) {
+    const std::string entry = "logit_bias[" + py::repr(key).cast<std::string>() + "]";
+    if (!py::isinstance<py::int_>(key)) throw py::type_error(entry + ": the token id must be an int, not " + type_name(key));
+    int overflow = 0;
+    const long long id = PyLong_AsLongLongAndOverflow(key.ptr(), &overflow);
+    if (overflow != 0 || id < 0 || id > std::numeric_limits<int32_t>::max())
+      throw py::value_error(entry + ": the token id is outside 0 to 2**31 - 1");
+    const double b = PyFloat_AsDouble(bias.ptr());  // TypeError for a non-number, OverflowError for a huge int
+    if (b == -1.0 && PyErr_Occurred() != nullptr) throw py::error_already_set();
+    if (!std::isfinite(b) || std::abs(b) > static_cast<double>(std::numeric_limits<float>::max()))
+      throw py::value_error(entry + ": the bias " + py::repr(bias).cast<std::string>() + " is not a finite float");
+    biases.emplace_back(static_cast<int32_t>(id), static_cast<float>(b));
+  }
+  return biases;
+}
+
 std::vector<int32_t> prompt_ids(const PyTokenizer& t, const py::object& prompt) {
   if (py::isinstance<py::str>(prompt)) return t.tokenizer->encode(prompt.cast<std::string>(), true);
   return prompt.cast<std::vector<int32_t>>();
@@ -43,14 +79,13 @@ GenerationOptions options_from(int max_tokens, const py::object& sampler, const 
     else if (k == "top_p") o.sampler.top_p = value.cast<float>();
     else if (k == "min_p") o.sampler.min_p = value.cast<float>();
     else if (k == "top_k") o.sampler.top_k = value.cast<int>();
-    else if (k == "seed") o.sampler.seed = value.is_none() ? std::nullopt : std::optional(value.cast<uint64_t>());
+    else if (k == "seed") o.sampler.seed = value.is_none() ? std::nullopt : std::optional(seed_from(value));
     else if (k == "repetition_penalty") o.sampler.repetition_penalty = value.is_none() ? 0.f : value.cast<float>();
     else if (k == "repetition_context_size") o.sampler.repetition_context_size = value.cast<int>();
     else if (k == "presence_penalty") o.sampler.presence_penalty = value.cast<float>();
     else if (k == "frequency_penalty") o.sampler.frequency_penalty = value.cast<float>();
     else if (k == "logit_bias") {
-      if (!value.is_none())
-        for (const auto& [id, bias] : value.cast<py::dict>()) o.sampler.logit_bias.emplace_back(id.cast<int32_t>(), bias.cast<float>());
+      if (!value.is_none()) o.sampler.logit_bias = logit_bias_from(value);
     } else if (k == "prefill_step_size") o.prefill_step_size = value.cast<int>();
     else throw py::type_error("unexpected keyword argument '" + k + "'");
   }
@@ -173,14 +208,14 @@ PYBIND11_MODULE(gptoss, m) {
       .def_readwrite("top_k", &SamplerOptions::top_k)
       .def_readwrite("seed", &SamplerOptions::seed);
   m.def("make_sampler", [](float temp, float top_p, float min_p, int min_tokens_to_keep, int top_k,
-                           std::optional<uint64_t> seed) {
+                           const py::object& seed) {
           SamplerOptions s;
           s.temperature = temp;
           s.top_p = top_p;
           s.min_p = min_p;
           s.min_tokens_to_keep = min_tokens_to_keep;
           s.top_k = top_k;
-          s.seed = seed;
+          if (!seed.is_none()) s.seed = seed_from(seed);
           return s;
         },
         py::arg("temp") = 0.0f, py::arg("top_p") = 0.0f, py::arg("min_p") = 0.0f, py::arg("min_tokens_to_keep") = 1,

@@ -7,11 +7,15 @@ cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
 jobs="$(nproc)"
 fuzz_seconds="${FUZZ_SECONDS:-30}"
+# Every stage sets each option it relies on: the CMake cache keeps whatever an earlier
+# configure chose (quickstart.sh configures build/ with GPTOSS_BUILD_TESTS=OFF), and a stage that
+# finds no tests fails (--no-tests=error) rather than passing with "No tests were found!!!".
 
 echo "== release build, warnings as errors"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DGPTOSS_WERROR=ON
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DGPTOSS_WERROR=ON -DGPTOSS_SANITIZE=OFF -DGPTOSS_BUILD_TESTS=ON \
+  -DGPTOSS_BUILD_BENCH=ON -DGPTOSS_BUILD_FUZZ=OFF -DGPTOSS_BUILD_PYTHON=ON
 cmake --build build -j"$jobs"
-(cd build && ctest -j"$jobs" --output-on-failure)
+(cd build && ctest -j"$jobs" --output-on-failure --no-tests=error)
 
 echo "== AddressSanitizer + UndefinedBehaviorSanitizer"
 # Left out: the Python module (an ASan-built extension cannot load into an ordinary Python); the
@@ -20,9 +24,10 @@ echo "== AddressSanitizer + UndefinedBehaviorSanitizer"
 # comparison of long --max-kv-size runs (ASan's quarantine holds freed memory, so resident memory
 # no longer measures the engine's; the rotating cache runs under ASan in the Session tests).
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGPTOSS_WERROR=ON -DGPTOSS_SANITIZE=ON \
-  -DGPTOSS_BUILD_BENCH=OFF -DGPTOSS_BUILD_PYTHON=OFF
+  -DGPTOSS_BUILD_TESTS=ON -DGPTOSS_BUILD_BENCH=OFF -DGPTOSS_BUILD_FUZZ=OFF -DGPTOSS_BUILD_PYTHON=OFF
 cmake --build build-asan -j"$jobs"
-(cd build-asan && ctest -j"$jobs" --output-on-failure -E "TwentyBShaped|MaxKvSizeKeepsLongRunsBoundedInMemory")
+(cd build-asan && ctest -j"$jobs" --output-on-failure --no-tests=error \
+  -E "TwentyBShaped|MaxKvSizeKeepsLongRunsBoundedInMemory")
 
 echo "== ThreadSanitizer: one model shared by many threads"
 # The tests whose subject is concurrency (the shared thread pool, Sessions on one model from many
@@ -37,6 +42,10 @@ echo "== libFuzzer targets, ${fuzz_seconds}s each"
 CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGPTOSS_WERROR=ON -DGPTOSS_SANITIZE=ON \
   -DGPTOSS_BUILD_FUZZ=ON -DGPTOSS_BUILD_TESTS=OFF -DGPTOSS_BUILD_BENCH=OFF -DGPTOSS_BUILD_PYTHON=OFF
 cmake --build build-fuzz -j"$jobs"
+if ! ls build-fuzz/fuzz/fuzz_* >/dev/null 2>&1; then
+  echo "no fuzz targets were built in build-fuzz/fuzz" >&2
+  exit 1
+fi
 for fuzzer in build-fuzz/fuzz/fuzz_*; do
   name="$(basename "$fuzzer" | sed 's/^fuzz_//')"
   corpus="build-fuzz/corpus/$name"

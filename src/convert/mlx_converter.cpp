@@ -11,6 +11,7 @@
 #include "convert/sharded_writer.h"
 #include "gptoss/error.h"
 #include "io/checkpoint.h"
+#include "io/temporary_file.h"
 #include "model/checkpoint_layout.h"
 #include "quant/float_formats.h"
 #include "quant/mxfp4.h"
@@ -313,7 +314,7 @@ ConvertSummary convert_to_mlx(const fs::path& src, const fs::path& dst, const Co
     out_config["quantization"] = quantization;
     out_config["quantization_config"] = quantization;
   }
-  std::ofstream(staging.path() / "config.json") << out_config.dump(4) << "\n";
+  write_file_atomically(staging.path() / "config.json", out_config.dump(4) + "\n");  // checked, unlike an ofstream
   copy_side_files(src, staging.path());
   staging.commit();
   return summary;

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "gptoss/error.h"
+#include "io/temporary_file.h"
 
 namespace gptoss {
 
@@ -60,9 +61,7 @@ void write_sharded_checkpoint(const fs::path& dir, const std::vector<TensorGroup
   index["metadata"]["total_size"] = total;
   if (options.total_parameters > 0) index["metadata"]["total_parameters"] = options.total_parameters;
   index["weight_map"] = weight_map;
-  std::ofstream out(dir / "model.safetensors.index.json");
-  out << index.dump(4) << "\n";
-  if (!out) throw Error((dir / "model.safetensors.index.json").string() + ": write failed");
+  write_file_atomically(dir / "model.safetensors.index.json", index.dump(4) + "\n");
 }
 
 StagingDirectory::StagingDirectory(fs::path final_dir) : final_(std::move(final_dir)) {

@@ -10,6 +10,7 @@
 #include "convert/sharded_writer.h"
 #include "gptoss/config.h"
 #include "gptoss/error.h"
+#include "io/temporary_file.h"
 #include "quant/float_formats.h"
 
 namespace gptoss {
@@ -145,11 +146,8 @@ std::vector<TensorGroup> hf_tensors(const ModelConfig& c, uint64_t seed) {
   return t;
 }
 
-void write_json(const fs::path& path, const json& value) {
-  std::ofstream out(path);
-  out << value.dump(2) << "\n";
-  if (!out) throw Error(path.string() + ": write failed");
-}
+// Checked through the close: an ofstream on a full disk reported success and left it empty.
+void write_json(const fs::path& path, const json& value) { write_file_atomically(path, value.dump(2) + "\n"); }
 
 void write_hf_checkpoint(const fs::path& dir, const json& config_json, const SynthOptions& options) {
   const ModelConfig config = parse_config(config_json.dump(), "config.json");

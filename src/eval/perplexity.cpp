@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <string>
 
 #include "util/thread_pool.h"
@@ -17,7 +18,8 @@ namespace {
 // A logit row of one forward call: the token it predicts and where its results go.
 struct ScoredRow {
   int32_t target = 0;
-  int64_t index = 0;  // among all scored tokens
+  int64_t index = 0;     // among all scored tokens
+  int64_t position = 0;  // of the target in the token stream, for messages
 };
 
 class Evaluator {
@@ -86,7 +88,7 @@ class Evaluator {
         inputs.push_back({static_cast<int>(i), piece_tokens, scored ? LogitsWanted::all : LogitsWanted::none});
         if (scored)
           for (int64_t p = next[i]; p < stop; ++p)
-            rows.push_back({tokens_[static_cast<size_t>(p + 1)], index[i] + (p + 1 - w.first_scored)});
+            rows.push_back({tokens_[static_cast<size_t>(p + 1)], index[i] + (p + 1 - w.first_scored), p + 1});
         progress_.tokens_done += stop - next[i];
         next[i] = stop;
       }
@@ -105,9 +107,25 @@ class Evaluator {
         score(row, rows[static_cast<size_t>(r)], scratch);
       }
     });
-    for (const ScoredRow& row : rows) progress_.nll_sum += result_.nll[static_cast<size_t>(row.index)];
+    for (const ScoredRow& row : rows) {
+      check_finite(row);
+      progress_.nll_sum += result_.nll[static_cast<size_t>(row.index)];
+    }
     progress_.scored += static_cast<int64_t>(rows.size());
     if (options_.on_progress) options_.on_progress(progress_);
+  }
+
+  // NaN or Inf weights make NaN logits; averaged, they used to print "PPL -nan" and exit 0.
+  // The first such token stops the evaluation, named by its position.
+  void check_finite(const ScoredRow& row) const {
+    const auto g = static_cast<size_t>(row.index);
+    const double nll = result_.nll[g];
+    const bool kl_bad = options_.base != nullptr && !std::isfinite(result_.kl[g]);
+    if (std::isfinite(nll) && !kl_bad) return;
+    throw Error("the log-probability " + std::string(std::isfinite(nll) ? "is finite but the KL divergence is not"
+                                                                        : "is " + std::to_string(-nll)) +
+                " at position " + std::to_string(row.position) + " (token " + std::to_string(row.target) +
+                "): the model's logits are not finite (NaN or Inf weights?)");
   }
 
   void score(std::span<const float> logits, const ScoredRow& row, std::span<float> scratch) {

@@ -190,7 +190,7 @@ void HubClient::fetch_blob(const FileMetadata& m, const fs::path& incomplete) co
   report(present);
   const HttpRequest request{m.location, headers_for(m.location), true};
   for (int without_progress = 0; present < m.size;) {
-    const HttpDownload d = http_download(request, fd, present, report);
+    const HttpDownload d = http_download(request, fd, present, report, m.size);  // never past the HEAD's size
     if (d.response.status != 0 && !success(d.response))
       throw_hub_error(m.location, d.response, !request.headers.empty());
     const bool progressed = d.file_size != present;

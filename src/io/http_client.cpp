@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <charconv>
@@ -33,6 +34,7 @@ struct Transfer {
   int fd = -1;  // a download's file; -1: the body goes to response.body
   uint64_t offset = 0;
   uint64_t file_size = 0;
+  uint64_t max_file_size = kMaxDownloadBytes;
   bool body_started = false;
   const std::function<void(uint64_t)>* on_size = nullptr;
   std::exception_ptr error;  // thrown inside a callback, rethrown once libcurl returns
@@ -99,6 +101,9 @@ size_t on_body(char* data, size_t size, size_t count, void* user) {
       if (::lseek(t.fd, static_cast<off_t>(t.file_size), SEEK_SET) < 0)
         throw Error(std::string("cannot seek in the download: ") + std::strerror(errno));
     }
+    if (n > t.max_file_size - std::min(t.max_file_size, t.file_size))  // before writing a byte too many
+      throw Error(t.url + ": the server sent more than the " + std::to_string(t.max_file_size) + " bytes " +
+                  (t.max_file_size == kMaxDownloadBytes ? "a download may hold" : "it announced"));
     write_all(t.fd, data, n);
     t.file_size += n;
     if (*t.on_size) (*t.on_size)(t.file_size);
@@ -217,8 +222,9 @@ HttpResponse http_head(const HttpRequest& request) { return fetch(request, true)
 HttpResponse http_get(const HttpRequest& request) { return fetch(request, false); }
 
 HttpDownload http_download(const HttpRequest& request, int fd, uint64_t offset,
-                           const std::function<void(uint64_t)>& on_size) {
+                           const std::function<void(uint64_t)>& on_size, uint64_t max_file_size) {
   Transfer t;
+  t.max_file_size = max_file_size;
   t.url = request.url;
   t.fd = fd;
   t.offset = offset;

@@ -46,12 +46,20 @@ struct HttpDownload {
   std::optional<std::string> interrupted;
 };
 
+// The most a download of unknown size may write: larger than any model file (gpt-oss-120b's
+// shards are under 5 GB, whole checkpoints under 100 GB), small enough that a server streaming
+// without end cannot fill a disk unnoticed for ever.
+inline constexpr uint64_t kMaxDownloadBytes = uint64_t{1} << 40;  // 1 TiB
+
 // GETs request.url into the open file `fd`, which holds `offset` bytes already: asks for the
 // rest with "Range: bytes=<offset>-" when offset > 0. A 206 response is appended at `offset`; a
 // 200 (the server ignored the range) replaces the file's contents. A response that is not 2xx
-// leaves the file as it was. `on_size` is told the file's size as data arrives. Throws
-// gptoss::Error when the server cannot be reached or the file cannot be written.
+// leaves the file as it was. `on_size` is told the file's size as data arrives. The file never
+// grows past `max_file_size` (the size the server announced, or kMaxDownloadBytes when none
+// was): a server that sends more is an error naming the URL. Throws gptoss::Error when the
+// server cannot be reached or the file cannot be written.
 HttpDownload http_download(const HttpRequest& request, int fd, uint64_t offset,
-                           const std::function<void(uint64_t file_size)>& on_size);
+                           const std::function<void(uint64_t file_size)>& on_size,
+                           uint64_t max_file_size = kMaxDownloadBytes);
 
 }  // namespace gptoss

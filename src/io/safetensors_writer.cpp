@@ -17,7 +17,7 @@ uint64_t TensorSpec::bytes() const {
 
 SafetensorsWriter::SafetensorsWriter(std::filesystem::path path, std::vector<TensorSpec> tensors,
                                      const std::map<std::string, std::string>& metadata)
-    : path_(std::move(path)), partial_(path_.string() + ".partial"), tensors_(std::move(tensors)) {
+    : path_(std::move(path)), partial_(path_), tensors_(std::move(tensors)) {
   nlohmann::ordered_json header;
   if (!metadata.empty()) header["__metadata__"] = metadata;
   uint64_t offset = 0;
@@ -29,8 +29,8 @@ SafetensorsWriter::SafetensorsWriter(std::filesystem::path path, std::vector<Ten
   }
   std::string text = header.dump();
   text.append((8 - text.size() % 8) % 8, ' ');  // keep the data area 8-byte aligned
-  file_ = std::fopen(partial_.c_str(), "wb");
-  if (file_ == nullptr) throw Error(partial_.string() + ": cannot create: " + std::strerror(errno));
+  file_ = std::fopen(partial_.path().c_str(), "wb");
+  if (file_ == nullptr) throw Error(partial_.path().string() + ": cannot create: " + std::strerror(errno));
   uint8_t length[8];
   for (int i = 0; i < 8; ++i) length[i] = static_cast<uint8_t>(static_cast<uint64_t>(text.size()) >> (8 * i));
   put(length, 8);
@@ -39,15 +39,12 @@ SafetensorsWriter::SafetensorsWriter(std::filesystem::path path, std::vector<Ten
 }
 
 SafetensorsWriter::~SafetensorsWriter() {
-  if (file_ != nullptr) {
-    std::fclose(file_);
-    std::filesystem::remove(partial_);
-  }
+  if (file_ != nullptr) std::fclose(file_);
 }
 
 void SafetensorsWriter::put(const void* data, size_t size) {
   if (size > 0 && std::fwrite(data, 1, size, file_) != size)
-    throw Error(partial_.string() + ": write failed: " + std::strerror(errno));
+    throw Error(partial_.path().string() + ": write failed: " + std::strerror(errno));
 }
 
 void SafetensorsWriter::write(std::span<const uint8_t> bytes) {
@@ -72,13 +69,8 @@ void SafetensorsWriter::finish() {
   const bool flushed = std::fflush(file_) == 0;
   const bool closed = std::fclose(file_) == 0;
   file_ = nullptr;
-  if (!flushed || !closed) {
-    std::filesystem::remove(partial_);
-    throw Error(partial_.string() + ": write failed: " + std::strerror(errno));
-  }
-  std::error_code ec;
-  std::filesystem::rename(partial_, path_, ec);
-  if (ec) throw Error(path_.string() + ": cannot rename from " + partial_.string() + ": " + ec.message());
+  if (!flushed || !closed) throw Error(partial_.path().string() + ": write failed: " + std::strerror(errno));
+  partial_.commit();
 }
 
 void write_safetensors(const std::filesystem::path& path,

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "io/dtype.h"
+#include "io/temporary_file.h"
 
 namespace gptoss {
 
@@ -27,7 +28,7 @@ class SafetensorsWriter {
  public:
   SafetensorsWriter(std::filesystem::path path, std::vector<TensorSpec> tensors,
                     const std::map<std::string, std::string>& metadata = {});
-  ~SafetensorsWriter();  // removes the partial file unless finish() succeeded
+  ~SafetensorsWriter();  // closes the file; partial_ removes it unless finish() succeeded
   SafetensorsWriter(const SafetensorsWriter&) = delete;
   SafetensorsWriter& operator=(const SafetensorsWriter&) = delete;
 
@@ -38,7 +39,8 @@ class SafetensorsWriter {
  private:
   void put(const void* data, size_t size);
 
-  std::filesystem::path path_, partial_;
+  std::filesystem::path path_;
+  TemporaryFile partial_;  // removed on every failure, including a failed rename
   std::vector<TensorSpec> tensors_;
   size_t current_ = 0;
   uint64_t written_in_current_ = 0;

@@ -1,6 +1,8 @@
 #include "model/loaded_model.h"
 
+#include <cstdint>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -35,7 +37,14 @@ std::vector<int32_t> read_eos_token_ids(const std::filesystem::path& generation_
   ids.clear();
   for (const auto& id : it->is_array() ? *it : nlohmann::json::array({*it})) {
     if (!id.is_number_integer()) throw Error(generation_config.string() + ": key 'eos_token_id' must hold integers");
-    ids.push_back(id.get<int32_t>());
+    // get<int32_t>() truncates: 2^32 + 87242 became 87242, an ordinary token.
+    constexpr int64_t kMaxId = std::numeric_limits<int32_t>::max();
+    const bool in_range = id.is_number_unsigned() ? id.get<uint64_t>() <= static_cast<uint64_t>(kMaxId)
+                                                  : id.get<int64_t>() >= 0 && id.get<int64_t>() <= kMaxId;
+    if (!in_range)
+      throw Error(generation_config.string() + ": key 'eos_token_id' holds " + id.dump() +
+                  ", outside the token ids 0 to " + std::to_string(kMaxId));
+    ids.push_back(static_cast<int32_t>(id.get<int64_t>()));
   }
   return ids;
 }

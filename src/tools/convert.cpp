@@ -7,6 +7,7 @@
 #include "runtime/peak_memory.h"
 #include "tools/model_directory.h"
 #include "tools/progress.h"
+#include "tools/resource_flags.h"
 #include "tools/tool.h"
 
 namespace gptoss::tools {
@@ -55,7 +56,7 @@ void add_convert_command(CLI::App& app) {
                   "Per-module rules GLOB=SPEC,... (SPEC: B, B/G, mxfp4 or none) or the preset mlx-lm");
   cmd->add_option("--rounding", a->rounding, "Quantizer rounding: gpu (MLX's Metal/CUDA kernels) or cpu")
       ->capture_default_str();
-  cmd->add_option("-t,--threads", a->options.threads, "Threads (default: all)");
+  add_threads_flag(cmd, a->options.threads, "Threads");
   cmd->callback([a] { run(*a); });
 }
 

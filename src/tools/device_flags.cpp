@@ -4,12 +4,13 @@
 #include <cstdlib>
 
 #include "gptoss/error.h"
+#include "tools/resource_flags.h"
 
 namespace gptoss::tools {
 
 void add_device_flags(CLI::App* cmd, DeviceFlags& f) {
   cmd->add_option("--device", f.device, "Where to run: cpu, cuda or auto (the best available)")->capture_default_str();
-  cmd->add_option("-t,--threads", f.threads, "CPU threads (default: all)");
+  add_threads_flag(cmd, f.threads);
 }
 
 void add_kv_flags(CLI::App* cmd, DeviceFlags& f) {

@@ -7,6 +7,7 @@
 #include "runtime/peak_memory.h"
 #include "tools/generation_flags.h"
 #include "tools/interrupt.h"
+#include "tools/resource_flags.h"
 #include "tools/tool.h"
 
 namespace gptoss::tools {
@@ -94,7 +95,7 @@ void add_generate_command(CLI::App& app) {
   cmd->add_option("--prompt-tokens", a->prompt_tokens, "The prompt as token ids (1,2,3), used as they are");
   cmd->add_flag("--raw", a->raw, "Continue the prompt as plain text, without the chat format");
   cmd->add_option("--verbose", a->verbose, "false: print only the generated text")->capture_default_str();
-  cmd->add_option("-c,--ctx", a->context, "Context length (default: the model's, 131072 for gpt-oss)");
+  add_positive_flag(cmd, "-c,--ctx", a->context, "Context length (default: the model's, 131072 for gpt-oss)");
   cmd->callback([a] { run(*a); });
 }
 

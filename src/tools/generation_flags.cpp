@@ -7,6 +7,8 @@
 #include "gptoss/error.h"
 #include "gptoss/hub.h"
 #include "tools/model_directory.h"
+#include "tools/number_checks.h"
+#include "tools/resource_flags.h"
 
 namespace gptoss::tools {
 
@@ -21,9 +23,9 @@ void add_generation_flags(CLI::App* cmd, GenerationFlags& f, int default_max_tok
   cmd->add_option("--top-p", s.top_p, "Keep the most likely tokens up to this probability mass")->capture_default_str();
   cmd->add_option("--top-k", s.top_k, "Keep only the k most likely tokens; 0 = off")->capture_default_str();
   cmd->add_option("--min-p", s.min_p, "Drop tokens below min-p × the top probability; 0 = off")->capture_default_str();
-  cmd->add_option("--seed", s.seed, "Random seed (default: random)");
-  cmd->add_option("--max-kv-size", f.max_kv_size,
-                  "Full-attention layers keep only the last N tokens: bounded memory, no context limit");
+  cmd->add_option("--seed", s.seed, "Random seed, 0 to 2^64-1 (default: random)")->check(seed_check());
+  add_positive_flag(cmd, "--max-kv-size", f.max_kv_size,
+                    "Full-attention layers keep only the last N tokens: bounded memory, no context limit");
   cmd->add_option("--repetition-penalty", s.repetition_penalty, "Penalty for repeated tokens (1 = off)");
   cmd->add_option("--repetition-context-size", s.repetition_context_size, "Tokens the repetition penalty looks back")
       ->capture_default_str();
@@ -31,7 +33,7 @@ void add_generation_flags(CLI::App* cmd, GenerationFlags& f, int default_max_tok
       ->capture_default_str();
   cmd->add_option("--frequency-penalty", s.frequency_penalty, "Subtracted per time a token was generated")
       ->capture_default_str();
-  cmd->add_option("--logit-bias", f.logit_bias, "Added to logits: ID:BIAS,ID:BIAS");
+  cmd->add_option("--logit-bias", f.logit_bias, "Added to logits: ID:BIAS,ID:BIAS")->check(logit_bias_range_check());
   cmd->add_option("--reasoning-effort", f.reasoning_effort, "low, medium or high")->capture_default_str();
   cmd->add_flag("--show-reasoning", f.show_reasoning, "Also print the analysis channel, labelled");
   cmd->add_option("--system", f.system, "The system message's identity line (default: harmony's)");

@@ -21,8 +21,16 @@ int main(int argc, char** argv) {
   gptoss::tools::add_detokenize_command(app);
   try {
     app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);  // --help and --version print as CLI11 formats them and exit 0
+  } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    // CLI11's own exit codes (104-114) would tell scripts nothing the message does not.
+    std::fprintf(stderr, "gptoss: error: %s\n", e.what());
+    return 1;
   } catch (const gptoss::Interrupted&) {
     std::fprintf(stderr, "\ngptoss: interrupted\n");
     return 130;  // as a shell reports a command ended by SIGINT

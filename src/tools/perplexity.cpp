@@ -19,6 +19,7 @@
 #include "tools/device_flags.h"
 #include "tools/interrupt.h"
 #include "tools/model_directory.h"
+#include "tools/resource_flags.h"
 #include "tools/tool.h"
 
 namespace gptoss::tools {
@@ -251,8 +252,8 @@ void add_perplexity_command(CLI::App& app) {
   cmd->add_flag("--eos-between-docs", a->eos_between_docs, "Put the EOS token between documents");
   cmd->add_option("--eos-token", a->eos_token, "The EOS token's text [default: config.json's eos_token_id]");
   cmd->add_flag("--parse-special", a->parse_special, "Read special-token strings (<|start|>) in the data as tokens");
-  auto* ctx = cmd->add_option("-c,--ctx", a->context,
-                              "llama-perplexity's protocol: chunks of N tokens, each scoring its second half");
+  auto* ctx = add_positive_flag(cmd, "-c,--ctx", a->context,
+                                "llama-perplexity's protocol: chunks of N tokens, each scoring its second half");
   ctx->excludes(window)->excludes(stride);
   cmd->add_option("--chunks", a->chunks, "With --ctx: at most N chunks")->needs(ctx);
   cmd->add_option("-b,--batch-size", a->evaluation.batch_size, "Windows evaluated side by side")->capture_default_str();

@@ -5,7 +5,9 @@
 #include "convert/synthetic_checkpoint.h"
 #include "gptoss/error.h"
 #include "runtime/peak_memory.h"
+#include "tools/number_checks.h"
 #include "tools/progress.h"
+#include "tools/resource_flags.h"
 #include "tools/tool.h"
 
 namespace gptoss::tools {
@@ -50,9 +52,9 @@ void add_synth_command(CLI::App& app) {
   cmd->add_option("--format", a->format, "hf-mxfp4: the original Hugging Face layout")->capture_default_str();
   cmd->add_option("--q-bits", a->options.bits, "Write an MLX checkpoint, every Linear affine-quantized at this width");
   cmd->add_option("--q-group-size", a->options.group_size, "Group size of --q-bits")->capture_default_str();
-  cmd->add_option("--seed", a->options.seed, "Random seed")->capture_default_str();
+  cmd->add_option("--seed", a->options.seed, "Random seed, 0 to 2^64-1")->capture_default_str()->check(seed_check());
   cmd->add_option("--layers", a->options.layers, "Keep only the first N layers");
-  cmd->add_option("-t,--threads", a->options.threads, "Threads (default: all)");
+  add_threads_flag(cmd, a->options.threads, "Threads");
   cmd->callback([a] { run(*a); });
 }
 

@@ -1,8 +1,11 @@
 // The gptoss program end to end: `logits` and `info` on the tiny model, and every kind of bad
 // input giving one line on stderr and a non-zero exit, never a crash.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 
 #include "support/test_support.h"
@@ -60,13 +63,17 @@ TEST(Cli, BenchReportsThroughputAndMemoryAsJson) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   for (const char* key : {"load_seconds", "prompt_tokens_per_second", "decode_tokens_per_second",
-                          "time_to_first_token_seconds", "decode_weight_bytes_per_token", "peak_memory_gb"})
+                          "time_to_first_token_seconds", "decode_weight_bytes_per_token", "peak_memory_gb",
+                          "read_bandwidth_gbs", "percent_of_read_bandwidth"})
     EXPECT_GT(j.at(key).get<double>(), 0.0) << key;
+  EXPECT_NEAR(j["percent_of_read_bandwidth"].get<double>(),
+              100 * j["decode_weight_gb_per_second"].get<double>() / j["read_bandwidth_gbs"].get<double>(), 1e-6);
   // One decoded token reads every weight but the embedding (one row) and 4 of 8 experts.
   EXPECT_LT(j["decode_weight_bytes_per_token"].get<double>(), 14e6);
   const auto table = run_cli("bench --model " + quoted(test::tiny_model_dir()) + " -p 4 -n 2");
   ASSERT_EQ(table.exit_code, 0) << table.err;
   EXPECT_NE(table.out.find("| pp4 tok/s"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("| read ceiling GB/s | % of ceiling |"), std::string::npos) << table.out;
   expect_one_line_error(run_cli("bench --model " + quoted(test::tiny_model_dir()) + " -p 0"), {"-p"});
 }
 
@@ -204,6 +211,151 @@ TEST_F(CliBadInput, PromptLongerThanTheContext) {
 
 TEST_F(CliBadInput, MissingModelDirectory) {
   expect_one_line_error(run_cli("info --model " + quoted(dir_ / "nowhere")), {"nowhere"});
+}
+
+}  // namespace
+}  // namespace gptoss
+
+namespace gptoss {
+namespace {
+
+using test::expect_one_line_error;
+using test::quoted;
+using test::run_cli;
+
+std::string tiny_logits(const std::string& flags) {
+  return "logits --model " + quoted(test::tiny_model_dir()) + " --tokens 976,4853 " + flags;
+}
+
+// CLI11's parse errors exited with its own codes (104-114) and a second line of advice.
+TEST(CliFlags, ParseErrorsAreOneLineWithExitStatusOne) {
+  expect_one_line_error(run_cli("logits --tokens 1"), {"--model"});
+  expect_one_line_error(run_cli(tiny_logits("--no-such-flag")), {"--no-such-flag"});
+  expect_one_line_error(run_cli("no-such-command"), {"subcommand"});
+  expect_one_line_error(run_cli(tiny_logits("--ctx many")), {"--ctx", "many"});
+  expect_one_line_error(run_cli(""), {"subcommand"});
+  const auto help = run_cli("logits --help");
+  EXPECT_EQ(help.exit_code, 0) << help.err;
+  EXPECT_NE(help.out.find("--tokens"), std::string::npos) << help.out;
+  const auto version = run_cli("--version");
+  EXPECT_EQ(version.exit_code, 0) << version.err;
+  EXPECT_NE(version.out.find("gptoss 0.1.0"), std::string::npos) << version.out;
+}
+
+// --ctx 0 / -5 and --threads -3 used the defaults; --max-kv-size 0 passed "must be positive".
+TEST(CliFlags, CountsOutOfRangeAreErrorsInEveryCommand) {
+  test::TempDir dir;
+  const std::string model = " --model " + quoted(test::tiny_model_dir());
+  for (const std::string ctx : {"0", "-5"}) {
+    expect_one_line_error(run_cli(tiny_logits("--ctx " + ctx)), {"--ctx"});
+    expect_one_line_error(run_cli("generate" + model + " --prompt Hi --ctx " + ctx), {"--ctx"});
+  }
+  for (const std::string threads : {"-3", "1025"}) {
+    expect_one_line_error(run_cli(tiny_logits("--threads " + threads)), {"--threads"});
+    expect_one_line_error(run_cli("generate" + model + " --prompt Hi --threads " + threads), {"--threads"});
+    expect_one_line_error(run_cli("chat" + model + " --threads " + threads), {"--threads"});
+    expect_one_line_error(run_cli("bench" + model + " --threads " + threads), {"--threads"});
+    expect_one_line_error(run_cli("convert" + model + " --threads " + threads), {"--threads"});
+    expect_one_line_error(run_cli("synth --out " + quoted(dir / "s") + " --threads " + threads), {"--threads"});
+  }
+  for (const std::string size : {"0", "-1"}) {
+    expect_one_line_error(run_cli("generate" + model + " --prompt Hi --max-kv-size " + size), {"--max-kv-size"});
+    expect_one_line_error(run_cli("chat" + model + " --max-kv-size " + size), {"--max-kv-size"});
+  }
+  // 0 threads is documented as all cores.
+  const auto all = run_cli(tiny_logits("--threads 0 --ctx 2"));
+  EXPECT_EQ(all.exit_code, 0) << all.err;
+}
+
+// The seed wrapped or clamped to 2^64-1; logit-bias ids wrapped to 0 and huge biases vanished.
+TEST(CliFlags, NumbersOutOfRangeAreErrorsNotWrapped) {
+  const std::string generate = "generate --model " + quoted(test::tiny_model_dir()) + " --prompt Hi --max-tokens 1 ";
+  for (const std::string seed : {"-1", "18446744073709551616", "1e23", "1.5"})
+    expect_one_line_error(run_cli(generate + "--seed " + seed), {"--seed", seed});
+  test::TempDir dir;
+  expect_one_line_error(run_cli("synth --out " + quoted(dir / "s") + " --seed -1"), {"--seed"});
+  expect_one_line_error(run_cli(generate + "--logit-bias 4294967296:100"), {"4294967296:100", "out of range"});
+  expect_one_line_error(run_cli(generate + "--logit-bias 1:1e39"), {"1:1e39", "float"});
+  expect_one_line_error(run_cli(generate + "--logit-bias 1:-1e400"), {"1:-1e400"});
+  const auto largest = run_cli(generate + "--seed 18446744073709551615 --logit-bias 1:3e38");
+  EXPECT_EQ(largest.exit_code, 0) << largest.err;
+}
+
+// print_top5 read five ids from a shorter vocabulary (a heap overflow).
+TEST(CliFlags, LogitsOfAModelWithAVocabularyOfThree) {
+  test::TempDir dir;
+  auto config = nlohmann::json::parse(test::read_file(test::tiny_model_dir() / "config.json"));
+  config["vocab_size"] = 3;
+  config["eos_token_id"] = 2;
+  config["pad_token_id"] = 1;
+  test::write_file(dir / "config.json", config.dump());
+  const auto synth = run_cli("synth --config " + quoted(dir / "config.json") + " --out " + quoted(dir / "m"));
+  ASSERT_EQ(synth.exit_code, 0) << synth.err;
+  const auto r = run_cli("logits --model " + quoted(dir / "m") + " --tokens 0,1,2");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("top 3 "), std::string::npos) << r.out;
+  for (const char* id : {"\n         0  ", "\n         1  ", "\n         2  "})
+    EXPECT_NE(r.out.find(id), std::string::npos) << id << " in " << r.out;
+}
+
+// A failed --out (here: an existing directory) left "<out>.partial" behind.
+TEST(CliFlags, LogitsOutOntoADirectoryLeavesNoPartialFile) {
+  test::TempDir dir;
+  std::filesystem::create_directory(dir / "taken");
+  expect_one_line_error(run_cli(tiny_logits("--out " + quoted(dir / "taken"))), {(dir / "taken").string()});
+  EXPECT_FALSE(std::filesystem::exists(dir / "taken.partial"));
+}
+
+// --out held every position's row in memory (4.7 GB for 6000 tokens); it streams them now, a
+// chunk of positions at a time, and the file must not depend on the chunk.
+TEST(CliFlags, LogitsOutStreamsChunksIntoTheSameFile) {
+  test::TempDir dir;
+  const std::string prompt = std::string(kShortPrompt) + ",13,976,4853,19705,68347,13,11";  // 11 tokens
+  const std::string model = "logits --model " + quoted(test::tiny_model_dir()) + " --tokens " + prompt;
+  const auto streamed = run_cli(model + " --chunk 3 --out " + quoted(dir / "streamed.safetensors"));
+  ASSERT_EQ(streamed.exit_code, 0) << streamed.err;
+  const auto whole = run_cli(model + " --chunk 64 --out " + quoted(dir / "whole.safetensors"));
+  ASSERT_EQ(whole.exit_code, 0) << whole.err;
+  const auto a = test::read_all_tensors(dir / "streamed.safetensors").at("logits");
+  const auto b = test::read_all_tensors(dir / "whole.safetensors").at("logits");
+  ASSERT_EQ(a.shape, (std::vector<int64_t>{11, 201088}));
+  ASSERT_EQ(a.shape, b.shape);
+  EXPECT_LE(test::relative_l2(a.f32.data(), b.f32.data(), a.f32.size()), 1e-5);
+  // The last row is the one `logits` prints without --out.
+  const auto top = run_cli(model);
+  ASSERT_EQ(top.exit_code, 0) << top.err;
+  const float* last = a.f32.data() + 10 * 201088;
+  const int best = std::stoi(top.out.substr(top.out.find('\n') + 1));
+  EXPECT_EQ(std::max_element(last, last + 201088) - last, best);
+  expect_one_line_error(run_cli(model + " --chunk 0 --out " + quoted(dir / "x")), {"--chunk"});
+}
+
+// synth on a full disk, simulated by a 1 MB file-size limit with SIGXFSZ ignored (this works as
+// root in a container, where mounting a tiny tmpfs may not): one line, exit 1, and neither the
+// output directory nor its staging directory is left. (TemporaryFile's tests cover the small
+// JSON files, which an unchecked ofstream used to leave empty with exit 0.)
+TEST(CliFlags, SynthOnAFullDiskFailsAndLeavesNothing) {
+  test::TempDir dir;
+  test::write_file(dir / "run.sh", "trap '' XFSZ\nulimit -f 2048\nexec " + std::string(GPTOSS_CLI) +
+                                       " synth --config tiny --out " + quoted(dir / "out" / "s") + " 2>" +
+                                       quoted(dir / "err") + "\n");
+  std::filesystem::create_directory(dir / "out");
+  const int status = std::system(("sh " + quoted(dir / "run.sh")).c_str());
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 1);
+  const std::string err = test::read_file(dir / "err");
+  EXPECT_EQ(err.rfind("gptoss: error: ", 0), 0u) << err;
+  EXPECT_NE(err.find("File too large"), std::string::npos) << err;
+  EXPECT_TRUE(std::filesystem::is_empty(dir / "out"));
+}
+
+// generation_config.json's eos ids were read with a truncating get<int>().
+TEST(CliFlags, AnEosIdBeyondTheTokenIdsIsAnError) {
+  test::TempDir dir;
+  test::copy_tiny_model(dir / "m");
+  test::write_file(dir / "m" / "generation_config.json", "{\"eos_token_id\": [200002, 4295054538]}");
+  expect_one_line_error(run_cli("logits --model " + quoted(dir / "m") + " --tokens 1"),
+                        {"generation_config.json", "4295054538"});
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 // llama.cpp protocol, and one-line errors for bad input.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -20,6 +21,21 @@ std::string two_articles() {
   std::string text, line;
   for (int i = 0; i < 40 && std::getline(in, line); ++i) text += line + "\n";
   return text;
+}
+
+// Overwrites every value of `tensor` (BF16 or F32) in a copy of the tiny model with NaN.
+void fill_with_nan(const std::filesystem::path& model_dir, const std::string& tensor) {
+  const auto file = test::shard_with(model_dir, tensor);
+  std::string bytes = test::read_file(file);
+  uint64_t header_length = 0;
+  std::memcpy(&header_length, bytes.data(), 8);
+  const auto header = nlohmann::json::parse(bytes.substr(8, header_length));
+  const auto& entry = header.at(tensor);
+  const size_t begin = 8 + header_length + entry["data_offsets"][0].get<size_t>();
+  const size_t end = 8 + header_length + entry["data_offsets"][1].get<size_t>();
+  const std::string nan = entry["dtype"] == "F32" ? std::string("\x00\x00\xc0\x7f", 4) : std::string("\xc0\x7f", 2);
+  for (size_t i = begin; i < end; i += nan.size()) bytes.replace(i, nan.size(), nan);
+  test::write_file(file, bytes);
 }
 
 class PerplexityCli : public ::testing::Test {
@@ -85,6 +101,29 @@ TEST_F(PerplexityCli, LlamaCppProtocolScoresTheSecondHalfOfEachChunk) {
   EXPECT_EQ(j["protocol"], "llama.cpp chunks of 64");
 }
 
+// It printed "PPL -nan ± -nan" (JSON null) and exited 0; KL from a base became nan.
+TEST_F(PerplexityCli, NonFiniteLogitsAreAnErrorNamingThePosition) {
+  const auto nan_model = dir_ / "nan-model";
+  test::copy_tiny_model(nan_model);
+  fill_with_nan(nan_model, "model.norm.weight");
+  const std::string flags = " --data " + quoted(data_) + " --window 32 --max-tokens 64";
+  expect_one_line_error(run_cli("perplexity --model " + quoted(nan_model) + flags + " --json"),
+                        {"position 1 ", "not finite"});
+  const auto base = dir_ / "base.safetensors";
+  ASSERT_EQ(run_cli(command("--window 32 --max-tokens 64 --save-logits " + quoted(base))).exit_code, 0);
+  expect_one_line_error(run_cli("perplexity --model " + quoted(nan_model) + flags + " --kl-base " + quoted(base)),
+                        {"position 1 ", "not finite"});
+}
+
+// A failed --save-logits (here: the name of a directory) left "<name>.partial" behind.
+TEST_F(PerplexityCli, AFailedSaveLeavesNoPartialFile) {
+  const auto taken = dir_ / "taken";
+  std::filesystem::create_directory(taken);
+  expect_one_line_error(run_cli(command("--window 32 --max-tokens 64 --save-logits " + quoted(taken))),
+                        {taken.string()});
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "taken.partial"));
+}
+
 TEST_F(PerplexityCli, BadInputGivesOneLineErrors) {
   const auto empty = dir_ / "empty.txt";
   test::write_file(empty, "");
@@ -105,6 +144,11 @@ TEST_F(PerplexityCli, BadInputGivesOneLineErrors) {
   expect_one_line_error(
       run_cli("perplexity --model " + quoted(test::tiny_model_dir()) + " --data " + quoted(tiny) + " --format text"),
       {"1 token"});
+  // Counts out of range were taken as the defaults.
+  expect_one_line_error(run_cli(command("--ctx 0")), {"--ctx"});
+  expect_one_line_error(run_cli(command("--ctx -5")), {"--ctx"});
+  expect_one_line_error(run_cli(command("--threads -3")), {"--threads"});
+  expect_one_line_error(run_cli(command("--threads 5000")), {"--threads"});
 }
 
 }  // namespace

@@ -99,6 +99,13 @@ class FakeHub {
     cut_bytes_ = bytes;
   }
   void ignore_ranges() { ignore_ranges_ = true; }
+  // The CDN streams `extra` bytes more than the size the Hub announced for `file`, without a
+  // Content-Length, as a broken or hostile server might.
+  void overfill(const std::string& name, size_t extra) {
+    std::lock_guard lock(mutex_);
+    overfill_etag_ = files_.at(name).etag;
+    overfill_bytes_ = extra;
+  }
   std::vector<LoggedRequest> log() const {
     std::lock_guard lock(mutex_);
     return log_;
@@ -186,7 +193,17 @@ class FakeHub {
       return;
     }
     std::lock_guard lock(mutex_);
-    if (etag == cut_etag_ && cuts_left_ > 0) {
+    if (etag == overfill_etag_) {
+      const size_t total = f->content.size() + overfill_bytes_;
+      res.set_chunked_content_provider("application/octet-stream", [f, total](size_t offset, httplib::DataSink& sink) {
+        const std::string chunk = offset < f->content.size()
+                                      ? f->content.substr(offset, 1 << 20)
+                                      : std::string(std::min<size_t>(1 << 20, total - offset), 'z');
+        if (!sink.write(chunk.data(), chunk.size())) return false;  // the client hung up
+        if (offset + chunk.size() >= total) sink.done();
+        return true;
+      });
+    } else if (etag == cut_etag_ && cuts_left_ > 0) {
       --cuts_left_;
       const size_t cut = cut_bytes_;
       res.set_content_provider(f->content.size(), "application/octet-stream",
@@ -212,7 +229,8 @@ class FakeHub {
   std::thread hub_thread_, cdn_thread_;
   mutable std::mutex mutex_;
   std::vector<LoggedRequest> log_;
-  std::string cut_etag_;
+  std::string cut_etag_, overfill_etag_;
+  size_t overfill_bytes_ = 0;
   int cuts_left_ = 0;
   size_t cut_bytes_ = 0;
   std::atomic<bool> ignore_ranges_ = false;
@@ -380,6 +398,26 @@ TEST(HubDownload, NeverPresentsAPartialFileAsComplete) {
   hub.cut_transfers(kShard, 0, 0);
   EXPECT_TRUE(test::read_file(resolve_model("tiny/gpt-oss", hub.options(cache.path())) / kShard) ==
               hub.file(kShard).content);
+}
+
+// The HEAD announced the shard's size, the GET streamed 200 MB more: all of it was written.
+TEST(HubDownload, StopsAtTheAnnouncedSize) {
+  FakeHub hub;
+  test::TempDir cache;
+  const RepoFile& shard = hub.file(kShard);
+  hub.overfill(kShard, 200u << 20);
+  const std::string error = error_of([&] { resolve_model("tiny/gpt-oss", hub.options(cache.path())); });
+  expect_contains(error, "/blobs/" + shard.etag + ": the server sent more than the " +
+                             std::to_string(shard.content.size()) + " bytes it announced");
+  bool kept = false;  // the shard's incomplete blob, resumable, never longer than announced
+  for (const auto& entry : fs::directory_iterator(repo_dir(cache.path()) / "blobs")) {
+    if (entry.path().filename().string().starts_with(shard.etag)) {
+      kept = true;
+      EXPECT_LE(entry.file_size(), shard.content.size()) << entry.path();
+    }
+  }
+  EXPECT_TRUE(kept);
+  EXPECT_FALSE(fs::exists(repo_dir(cache.path()) / "snapshots" / kCommit / kShard));
 }
 
 TEST(HubDownload, FollowsTheRedirectsOfARenamedRepository) {

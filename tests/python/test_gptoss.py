@@ -5,6 +5,7 @@ GPTOSS_TINY_MODEL_DIR / GPTOSS_TEST_DATA_DIR set.
 """
 import json
 import os
+import random
 import subprocess
 import unittest
 
@@ -110,6 +111,86 @@ class GptossModule(unittest.TestCase):
             self.tokenizer.apply_chat_template([{"role": "robot", "content": "x"}])
         with self.assertRaises(gptoss.Error):
             self.tokenizer.decode([10**6])
+
+    def test_malformed_chat_structures_raise_type_error_naming_the_place(self):
+        # Each of these was reinterpreted as a dict and crashed the interpreter.
+        cases = [(["hello"], {}, "messages[0] must be a dict, not str"),
+                 ([None], {}, "messages[0] must be a dict, not NoneType"),
+                 ([{"role": "user", "content": "x"}, 5], {}, "messages[1] must be a dict, not int"),
+                 ([], {"tools": ["x"]}, "tools[0] must be a dict, not str"),
+                 ([], {"tools": {"a": 1}}, "tools must be a list, not dict"),
+                 ([], {"tools": [{"function": 3}]}, "tools[0]['function'] must be a dict, not int"),
+                 ([{"role": "assistant", "tool_calls": ["f"]}], {}, "messages[0]['tool_calls'][0] must be a dict, not str"),
+                 ([{"role": "assistant", "tool_calls": "f"}], {}, "messages[0]['tool_calls'] must be a list, not str"),
+                 ([{"role": "assistant", "tool_calls": [{"function": None}]}], {},
+                  "messages[0]['tool_calls'][0]['function'] must be a dict, not NoneType")]
+        for messages, kwargs, message in cases:
+            with self.subTest(messages=messages, kwargs=kwargs):
+                with self.assertRaises(TypeError) as caught:
+                    self.tokenizer.apply_chat_template(messages, **kwargs)
+                self.assertEqual(str(caught.exception), message)
+
+    def test_random_malformed_chat_structures_never_crash(self):
+        # Seeded random nestings of lists, dicts, None, ints and strings, in every place a
+        # structure is read: each renders or raises TypeError, ValueError or gptoss.Error.
+        rng = random.Random(20261201)
+        keys = ["role", "content", "thinking", "tool_calls", "name", "function", "arguments", "parameters",
+                "description", "type"]
+        roles = ["system", "developer", "user", "assistant", "tool", "robot"]
+
+        def value(depth):
+            kind = rng.randrange(8 if depth < 3 else 4)
+            if kind == 0:
+                return None
+            if kind == 1:
+                return rng.choice([0, -1, 2**70, 7])
+            if kind == 2:
+                return rng.choice(["", "x", "get_weather", "functions.f", "\u00e9\u0000"] + roles)
+            if kind == 3:
+                return rng.choice([1.5, float("nan"), True, b"bytes"])
+            if kind in (4, 5):
+                return [value(depth + 1) for _ in range(rng.randrange(4))]
+            return {rng.choice(keys + [1, None]): value(depth + 1) for _ in range(rng.randrange(5))}
+
+        def message():
+            if rng.random() < 0.2:
+                return value(1)
+            m = {"role": rng.choice(roles), "content": value(2) if rng.random() < 0.5 else "hello"}
+            for key in ("thinking", "tool_calls", "name"):
+                if rng.random() < 0.4:
+                    m[key] = value(1)
+            if rng.random() < 0.3:
+                m["tool_calls"] = [{"function": {"name": value(3), "arguments": value(2)}} if rng.random() < 0.5
+                                   else value(2) for _ in range(rng.randrange(3))]
+            return m
+
+        outcomes = {"rendered": 0, "raised": 0}
+        for _ in range(600):
+            messages = [message() for _ in range(rng.randrange(4))]
+            tools = rng.choice([None, value(0), [value(1) for _ in range(rng.randrange(3))],
+                                [{"type": "function", "function": {"name": value(3), "parameters": value(2)}}]])
+            try:
+                self.tokenizer.apply_chat_template(messages, tools=tools, tokenize=rng.random() < 0.5)
+                outcomes["rendered"] += 1
+            except (TypeError, ValueError, gptoss.Error):
+                outcomes["raised"] += 1
+        self.assertGreater(outcomes["rendered"], 0)
+        self.assertGreater(outcomes["raised"], 0)
+
+    def test_seed_and_logit_bias_out_of_range_raise(self):
+        # These wrapped or clamped: seed -1 and 2**64 became 2**64 - 1, id 2**32 became 0, 1e39 became inf.
+        for seed in (-1, 2**64, 10**23):
+            with self.subTest(seed=seed):
+                with self.assertRaises((ValueError, OverflowError)):
+                    gptoss.generate(self.model, self.tokenizer, "Hi", max_tokens=1, seed=seed)
+                with self.assertRaises((ValueError, OverflowError)):
+                    gptoss.make_sampler(temp=0.5, seed=seed)
+        for bias in ({2**32: 100}, {-1: 1.0}, {1: 1e39}, {1: float("inf")}, {1: 10**400}):
+            with self.subTest(bias=bias):
+                with self.assertRaises((ValueError, OverflowError)):
+                    gptoss.generate(self.model, self.tokenizer, "Hi", max_tokens=1, logit_bias=bias)
+        self.assertIsInstance(gptoss.generate(self.model, self.tokenizer, "Hi", max_tokens=1, seed=2**64 - 1,
+                                              logit_bias={1: 3e38}), str)
 
     def test_matches_the_cli(self):
         out = subprocess.run([CLI, "generate", "-m", MODEL, "--prompt-tokens", "976,4853,19705,68347",
