@@ -30,13 +30,15 @@ std::string list_text(const std::vector<uint64_t>& values) {
   return s + "]";
 }
 
-// Builds the header document like json::parse, and notes a top-level key seen twice (which a
-// json object would silently merge). nlohmann's parser_callback_t could see keys too, but it
-// puts the parser on a path that is quadratic in the number of keys (minutes for 100k tensors).
+// Builds the header document like json::parse, counting top-level keys: fewer entries than keys
+// means a key came twice (a json object silently merges them). With `name_duplicate` it also
+// remembers the first repeated key, which costs a hash set and is only done once one is known
+// to exist. nlohmann's parser_callback_t could see keys too, but it puts the parser on a path
+// that is quadratic in the number of keys (minutes for 100k tensors).
 class HeaderDomBuilder : public nlohmann::detail::json_sax_dom_parser<json> {
  public:
   using Base = nlohmann::detail::json_sax_dom_parser<json>;
-  explicit HeaderDomBuilder(json& doc) : Base(doc, true) {}
+  HeaderDomBuilder(json& doc, bool name_duplicate) : Base(doc, true), name_duplicate_(name_duplicate) {}
 
   bool start_object(std::size_t n) {
     ++depth_;
@@ -55,16 +57,22 @@ class HeaderDomBuilder : public nlohmann::detail::json_sax_dom_parser<json> {
     return Base::end_array();
   }
   bool key(string_t& key) {
-    if (depth_ == 1 && duplicate.empty() && !seen_.insert(key).second) duplicate = key;
+    if (depth_ == 1) {
+      ++top_level_keys;
+      if (name_duplicate_ && duplicate.empty() && !seen_.insert(key).second) duplicate = key;
+    }
     return Base::key(key);
   }
 
+  size_t top_level_keys = 0;
   std::string duplicate;
 
  private:
+  bool name_duplicate_;
   int depth_ = 0;
   std::unordered_set<std::string> seen_;
 };
+
 
 TensorRecord parse_entry(const std::string& name, const json& entry, const std::string& origin) {
   const std::string where = "tensor '" + text_excerpt(name) + "'";
@@ -132,14 +140,20 @@ SafetensorsHeader parse_safetensors_header(std::span<const uint8_t> file, const 
   const auto* text = reinterpret_cast<const char*>(file.data() + 8);
   check_json_depth({text, header_len}, origin + ": header");
   json doc;
-  HeaderDomBuilder builder(doc);
+  size_t top_level_keys = 0;
   try {
+    HeaderDomBuilder builder(doc, /*name_duplicate=*/false);
     json::sax_parse(text, text + header_len, &builder);
+    top_level_keys = builder.top_level_keys;
   } catch (const json::exception& e) {
     fail(origin, "header is not valid JSON: " + text_excerpt(e.what()));
   }
-  if (!builder.duplicate.empty())
-    fail(origin, "tensor '" + text_excerpt(builder.duplicate) + "' appears twice in the header");
+  if (doc.is_object() && doc.size() != top_level_keys) {
+    json again;  // parsed once already, so this cannot fail
+    HeaderDomBuilder naming(again, /*name_duplicate=*/true);
+    json::sax_parse(text, text + header_len, &naming);
+    fail(origin, "tensor '" + text_excerpt(naming.duplicate) + "' appears twice in the header");
+  }
   if (!doc.is_object()) fail(origin, "header is not a JSON object");
 
   SafetensorsHeader header;
