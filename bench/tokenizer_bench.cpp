@@ -48,5 +48,19 @@ void BM_DecodeWikiText(benchmark::State& state) {
 }
 BENCHMARK(BM_DecodeWikiText)->Unit(benchmark::kMillisecond);
 
+// 10M copies of one character (issue 10): a single huge piece for letters, spaces and
+// newlines, 3.3M pieces for digits. The argument is the character.
+void BM_EncodeTenMillionIdentical(benchmark::State& state) {
+  const std::string text(10'000'000, static_cast<char>(state.range(0)));
+  size_t tokens = 0;
+  for (auto _ : state) {
+    const auto ids = tokenizer().encode(text, /*allow_special=*/false);
+    tokens = ids.size();
+    benchmark::DoNotOptimize(ids.data());
+  }
+  state.counters["tokens"] = static_cast<double>(tokens);
+}
+BENCHMARK(BM_EncodeTenMillionIdentical)->Arg('a')->Arg('A')->Arg(' ')->Arg('7')->Arg('\n')->Unit(benchmark::kMillisecond)->Iterations(1);
+
 }  // namespace
 }  // namespace gptoss

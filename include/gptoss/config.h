@@ -1,6 +1,7 @@
 // The typed form of a Hugging Face gpt-oss config.json (see docs/FORMATS.md for every key).
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -46,8 +47,9 @@ struct ModelConfig {
   std::vector<int> eos_token_ids;
   std::optional<int> pad_token_id;
 
-  int query_width() const { return num_attention_heads * head_dim; }
-  int kv_width() const { return num_key_value_heads * head_dim; }
+  // 64-bit so that no product of config values can wrap; parse_config bounds them anyway.
+  int64_t query_width() const { return int64_t{num_attention_heads} * head_dim; }
+  int64_t kv_width() const { return int64_t{num_key_value_heads} * head_dim; }
 };
 
 // Parses config.json text; `origin` names the file in error messages.

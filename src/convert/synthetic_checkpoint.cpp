@@ -11,6 +11,8 @@
 #include "gptoss/config.h"
 #include "gptoss/error.h"
 #include "io/temporary_file.h"
+#include "io/json_limits.h"
+#include "io/text_file.h"
 #include "quant/float_formats.h"
 
 namespace gptoss {
@@ -22,13 +24,10 @@ namespace {
 
 json builtin_config(const std::string& name) {
   if (name != "20b" && name != "120b" && name != "tiny") {
-    std::ifstream in(name);
-    if (!in) throw Error("--config: '" + name + "' is neither 20b, 120b, tiny nor a readable config.json");
-    try {
-      return json::parse(in);
-    } catch (const json::exception& e) {
-      throw Error(name + ": not valid JSON: " + e.what());
-    }
+    std::error_code ec;
+    if (!fs::exists(name, ec))
+      throw Error("--config: '" + name + "' is neither 20b, 120b, tiny nor a readable config.json");
+    return parse_untrusted_json(read_text_file(name, kMaxJsonConfigBytes, "config"), name);
   }
   const bool tiny = name == "tiny";
   const int layers = name == "120b" ? 36 : tiny ? 4 : 24;

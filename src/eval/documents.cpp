@@ -1,9 +1,7 @@
 #include "eval/documents.h"
 
-#include <fstream>
-#include <sstream>
-
 #include "gptoss/error.h"
+#include "io/text_file.h"
 
 namespace gptoss {
 
@@ -90,11 +88,7 @@ std::vector<std::string> split_documents(std::string_view text, DocumentFormat f
 }
 
 std::vector<std::string> read_documents(const std::filesystem::path& path, DocumentFormat format) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path.string() + ": cannot open the data file");
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  return split_documents(bytes.str(), format, path.string());
+  return split_documents(read_text_file(path, kMaxTextFileBytes, "data file"), format, path.string());
 }
 
 }  // namespace gptoss

@@ -1,12 +1,12 @@
 #include "io/checkpoint.h"
 
 #include <algorithm>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <sstream>
 
 #include "gptoss/error.h"
+#include "io/json_limits.h"
+#include "io/text_file.h"
 
 namespace gptoss {
 namespace {
@@ -16,23 +16,18 @@ namespace fs = std::filesystem;
 // The index maps tensor name → file name; returns the file names it uses, after checking that
 // none escapes the directory.
 std::map<std::string, std::string> read_index(const fs::path& index_path) {
-  std::ifstream in(index_path);
-  if (!in) throw Error(index_path.string() + ": cannot open");
-  nlohmann::json doc;
-  try {
-    doc = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(index_path.string() + ": not valid JSON: " + e.what());
-  }
+  const nlohmann::json doc = parse_untrusted_json(
+      read_text_file(index_path, kMaxJsonConfigBytes, "safetensors index"), index_path.string());
   const auto map_it = doc.find("weight_map");
   if (!doc.is_object() || map_it == doc.end() || !map_it->is_object())
     throw Error(index_path.string() + ": missing key 'weight_map'");
   std::map<std::string, std::string> weight_map;
   for (const auto& [name, file] : map_it->items()) {
-    if (!file.is_string()) throw Error(index_path.string() + ": weight_map['" + name + "'] is not a string");
+    if (!file.is_string()) throw Error(index_path.string() + ": weight_map['" + text_excerpt(name) + "'] is not a string");
     const std::string f = file.get<std::string>();
     if (f.empty() || f.find('/') != std::string::npos || f == "." || f == "..")
-      throw Error(index_path.string() + ": weight_map['" + name + "'] names an invalid file '" + f + "'");
+      throw Error(index_path.string() + ": weight_map['" + text_excerpt(name) + "'] names an invalid file '" +
+                  text_excerpt(f) + "'");
     weight_map[name] = f;
   }
   return weight_map;

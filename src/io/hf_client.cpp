@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "gptoss/error.h"
+#include "io/json_limits.h"
 #include "io/http_client.h"
 
 namespace gptoss {
@@ -98,11 +99,12 @@ struct HubClient::FileMetadata {
 RepoRevision parse_repo_revision(const std::string& url, std::string_view body) {
   RepoRevision result;
   try {
+    check_json_depth(body, url);
     const auto doc = nlohmann::json::parse(body);
     result.commit = doc.at("sha").get<std::string>();
     for (const auto& sibling : doc.at("siblings")) result.files.push_back(sibling.at("rfilename").get<std::string>());
   } catch (const nlohmann::json::exception& e) {
-    throw Error(url + ": not the Hub's answer: " + e.what());
+    throw Error(url + ": not the Hub's answer: " + text_excerpt(e.what()));
   }
   if (!is_commit_hash(result.commit)) throw Error(url + ": 'sha' is not a commit hash: '" + result.commit + "'");
   return result;

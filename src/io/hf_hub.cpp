@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "gptoss/error.h"
+#include "io/json_limits.h"
 #include "gptoss/hub.h"
 #include "io/hf_cache.h"
 #include "io/hf_client.h"
@@ -51,7 +52,14 @@ bool holds_model(const fs::path& dir) {
       if (entry.path().extension() == ".safetensors" && fs::is_regular_file(entry.path())) return true;
     return false;
   }
-  const auto doc = nlohmann::json::parse(index, nullptr, false);
+  const std::string text((std::istreambuf_iterator<char>(index)), std::istreambuf_iterator<char>());
+  // A snapshot whose index does not parse is not a model (yet); too deep counts as not parsing.
+  try {
+    check_json_depth(text, "index");
+  } catch (const Error&) {
+    return false;
+  }
+  const auto doc = nlohmann::json::parse(text, nullptr, false);
   if (!doc.is_object() || !doc.contains("weight_map") || !doc["weight_map"].is_object()) return false;
   for (const auto& [tensor, file] : doc["weight_map"].items())
     if (!file.is_string() || !fs::is_regular_file(dir / file.get<std::string>())) return false;

@@ -63,7 +63,13 @@ Vector CheckpointReader::strided_vector(const std::string& name, int64_t count, 
   if (count == 1 && step == 1) expect_shape(t, {size});
   else expect_shape(t, {count, size * step});
   const size_t item = dtype_size(t.dtype());
-  std::vector<float> values(static_cast<size_t>(count * size));
+  std::vector<float> values;
+  try {
+    values.resize(static_cast<size_t>(count * size));
+  } catch (const std::bad_alloc&) {
+    fail(t, "does not fit in memory as " + std::to_string(count * size) + " float32 values (" +
+                std::to_string(count * size * 4) + " bytes)");
+  }
   for (int64_t c = 0; c < count; ++c)
     for (int64_t i = 0; i < size; ++i)
       values[static_cast<size_t>(c * size + i)] =

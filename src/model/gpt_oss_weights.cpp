@@ -34,6 +34,15 @@ MoeWeights read_moe(CheckpointReader& r, CheckpointLayout& layout, const ModelCo
   return m;
 }
 
+// config.json and the tensors must agree on the number of layers before anything is sized by
+// the config: a hostile num_hidden_layers should fail at once, naming the missing tensor.
+void expect_layer_count(const CheckpointReader& r, const ModelConfig& c) {
+  const std::string last = "model.layers." + std::to_string(c.num_layers - 1) + ".input_layernorm.weight";
+  if (!r.contains(last))
+    throw Error(r.checkpoint().directory().string() + ": config.json has num_hidden_layers = " +
+                std::to_string(c.num_layers) + " but the checkpoint lacks tensor '" + last + "'");
+}
+
 }  // namespace
 
 std::unique_ptr<CheckpointLayout> detect_layout(const Checkpoint& checkpoint, const std::string& config_json,
@@ -51,7 +60,9 @@ std::unique_ptr<CheckpointLayout> detect_layout(const Checkpoint& checkpoint, co
 }
 
 ModelWeights read_gpt_oss_weights(CheckpointReader& r, const ModelConfig& c, CheckpointLayout& layout) {
+  expect_layer_count(r, c);
   ModelWeights w;
+  w.layers.reserve(static_cast<size_t>(c.num_layers));
   w.embedding = layout.linear(r, "model.embed_tokens", c.vocab_size, c.hidden_size);
   for (int l = 0; l < c.num_layers; ++l) {
     const std::string p = "model.layers." + std::to_string(l) + ".";

@@ -4,9 +4,10 @@
 #include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "gptoss/error.h"
+#include "io/json_limits.h"
+#include "io/text_file.h"
 #include "model/checkpoint_reader.h"
 #include "model/checkpoint_layout.h"
 #include "backend/registry.h"
@@ -15,23 +16,12 @@ namespace gptoss {
 
 namespace {
 
-std::string read_text(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  if (!in) throw Error(path.string() + ": cannot open");
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 std::vector<int32_t> read_eos_token_ids(const std::filesystem::path& generation_config, const ModelConfig& config) {
   std::vector<int32_t> ids(config.eos_token_ids.begin(), config.eos_token_ids.end());
   if (!std::filesystem::exists(generation_config)) return ids;
-  nlohmann::json doc;
-  try {
-    doc = nlohmann::json::parse(read_text(generation_config));
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(generation_config.string() + ": not valid JSON: " + e.what());
-  }
+  const nlohmann::json doc = parse_untrusted_json(
+      read_text_file(generation_config, kMaxJsonConfigBytes, "generation config"), generation_config.string());
+  if (!doc.is_object()) throw Error(generation_config.string() + ": not a JSON object");
   const auto it = doc.find("eos_token_id");
   if (it == doc.end() || it->is_null()) return ids;
   ids.clear();
@@ -53,7 +43,7 @@ std::vector<int32_t> read_eos_token_ids(const std::filesystem::path& generation_
 
 LoadedModel::LoadedModel(const std::filesystem::path& dir, const LoadOptions& options) : dir_(dir) {
   const std::filesystem::path config_path = dir / "config.json";
-  const std::string config_text = read_text(config_path);
+  const std::string config_text = read_text_file(config_path, kMaxJsonConfigBytes, "config");
   config_ = parse_config(config_text, config_path.string());
   checkpoint_ = std::make_unique<Checkpoint>(dir);
   CheckpointReader reader(*checkpoint_, vectors_);
@@ -63,7 +53,13 @@ LoadedModel::LoadedModel(const std::filesystem::path& dir, const LoadOptions& op
   description_.checkpoint_format = layout->description();
   eos_token_ids_ = read_eos_token_ids(dir / "generation_config.json", config_);
   backend_ = make_backend(options.device, {.threads = options.threads});
-  device_weights_ = backend_->prepare_weights(host_weights_);
+  try {
+    device_weights_ = backend_->prepare_weights(host_weights_);
+  } catch (const std::bad_alloc&) {
+    // A bare std::bad_alloc would name nothing; say what did not fit.
+    throw Error(dir.string() + ": out of memory preparing " + std::to_string(description_.bytes) +
+                " bytes of weights for the backend");
+  }
 }
 
 std::vector<int32_t> eos_token_ids(const Model& model) { return loaded(model).eos_token_ids(); }

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "gptoss/error.h"
+#include "io/json_limits.h"
 
 namespace gptoss {
 
@@ -17,7 +18,7 @@ MlxQuantSpec parse_spec(const json& entry, const std::string& key, const std::st
     spec.quantized = entry.get<bool>();
     return spec;
   }
-  if (!entry.is_object()) throw Error(origin + ": key '" + key + "' must be a bool or an object, got " + entry.dump());
+  if (!entry.is_object()) throw Error(origin + ": key '" + key + "' must be a bool or an object, got " + json_excerpt(entry));
   spec.quantized = true;
   const auto read_int = [&](const char* name, int& out) {
     if (!entry.contains(name)) return;
@@ -42,12 +43,8 @@ std::string spec_text(int bits, int group_size, const std::string& mode) {
 }  // namespace
 
 MlxLayout::MlxLayout(const std::string& config_json, const std::string& config_origin) : origin_(config_origin) {
-  json doc;
-  try {
-    doc = json::parse(config_json);
-  } catch (const json::exception& e) {
-    throw Error(config_origin + ": not valid JSON: " + e.what());
-  }
+  const json doc = parse_untrusted_json(config_json, config_origin);
+  if (!doc.is_object()) throw Error(config_origin + ": not a JSON object");
   const auto it = doc.find("quantization");
   if (it == doc.end() || it->is_null()) return;
   if (!it->is_object()) throw Error(config_origin + ": key 'quantization' must be an object");

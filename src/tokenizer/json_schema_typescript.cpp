@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "gptoss/error.h"
+#include "io/json_limits.h"
 
 namespace gptoss {
 
@@ -161,9 +162,10 @@ std::string to_typescript(const Json& schema, const std::string& indent) {
 std::string json_schema_to_typescript(std::string_view schema, const std::string& what) {
   Json parsed;
   try {
+    check_json_depth(schema, what);
     parsed = Json::parse(schema);
   } catch (const Json::parse_error& e) {
-    throw Error(what + " are not valid JSON: " + e.what());
+    throw Error(what + " are not valid JSON: " + text_excerpt(e.what()));
   }
   return to_typescript(parsed, "");
 }

@@ -3,6 +3,9 @@
 
 #include <pcre2.h>
 
+#include <algorithm>
+#include <cstdint>
+
 #include "gptoss/error.h"
 #include "tokenizer/utf8.h"
 
@@ -13,6 +16,8 @@ namespace {
 // Unicode White_Space: \t..\r, U+0085 and the separators (Z: Zs, Zl, Zp), i.e. PCRE2's \s
 // without U+180E, which left Zs in Unicode 6.3.
 constexpr std::string_view kSpaceInClass = "\\t-\\r\\x{85}\\p{Z}";
+
+constexpr uint64_t kDefaultMatchLimit = 10'000'000;  // PCRE2's own default
 
 std::string pcre2_error(int code) {
   PCRE2_UCHAR buffer[256];
@@ -86,13 +91,25 @@ void PreTokenizer::split(std::string_view text, std::vector<std::string_view>& p
   std::unique_ptr<pcre2_match_data, decltype(&pcre2_match_data_free)> match(
       pcre2_match_data_create_from_pattern(code_->regex, nullptr), &pcre2_match_data_free);
   if (match == nullptr) throw std::bad_alloc();
+  // PCRE2 counts backtracking steps against a match limit (10M by default) per pcre2_match call.
+  // o200k backtracks over a whole run of like characters in one call: \s*[\r\n]+ over 10M
+  // spaces, or [\p{Lu}...]*[\p{Ll}...]+ over 10M capitals, failed with "match limit exceeded".
+  // Those steps are at most about one per byte, so a limit of twice the text plus the default
+  // lets any text through while still stopping a pattern that backtracks catastrophically.
+  // The text is matched whole, as Hugging Face does, so pieces stay identical to theirs.
+  std::unique_ptr<pcre2_match_context, decltype(&pcre2_match_context_free)> context(
+      pcre2_match_context_create(nullptr), &pcre2_match_context_free);
+  if (context == nullptr) throw std::bad_alloc();
+  const uint64_t limit = std::min<uint64_t>(UINT32_MAX, kDefaultMatchLimit + 2 * uint64_t{text.size()});
+  pcre2_set_match_limit(context.get(), static_cast<uint32_t>(limit));
   const auto* subject = reinterpret_cast<PCRE2_SPTR>(text.data());
   size_t unmatched = 0;  // start of the text not yet covered by a piece
   size_t from = 0;
   while (from < text.size()) {
-    const int rc = pcre2_match(code_->regex, subject, text.size(), from, 0, match.get(), nullptr);
+    const int rc = pcre2_match(code_->regex, subject, text.size(), from, 0, match.get(), context.get());
     if (rc == PCRE2_ERROR_NOMATCH) break;
-    if (rc < 0) throw Error("pre-tokenizer regex: " + pcre2_error(rc));
+    if (rc < 0) throw Error("pre-tokenizer regex: " + pcre2_error(rc) + " at byte " + std::to_string(from) + " of " +
+                            std::to_string(text.size()));
     const PCRE2_SIZE* range = pcre2_get_ovector_pointer(match.get());
     if (range[0] > unmatched) pieces.push_back(text.substr(unmatched, range[0] - unmatched));
     if (range[1] > range[0]) {

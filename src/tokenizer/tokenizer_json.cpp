@@ -13,7 +13,9 @@
 #include <nlohmann/json.hpp>
 
 #include "gptoss/error.h"
+#include "io/json_limits.h"
 #include "io/mapped_file.h"
+#include "io/text_file.h"
 #include "tokenizer/byte_level.h"
 
 namespace gptoss {
@@ -107,7 +109,7 @@ class Reader final : public json::json_sax_t {
   }
 
   bool parse_error(std::size_t, const std::string&, const json::exception& e) override {
-    error = e.what();
+    error = text_excerpt(e.what());
     return false;
   }
 
@@ -126,10 +128,10 @@ class Reader final : public json::json_sax_t {
       return false;
     }
     switch (mode()) {
-      case Mode::vocab: error = "model.vocab entry '" + key_ + "' " + what; break;
+      case Mode::vocab: error = "model.vocab entry '" + text_excerpt(key_) + "' " + what; break;
       case Mode::merges:
       case Mode::merge_pair: error = "model.merges entry " + std::to_string(tokens.merges.size()) + " " + what; break;
-      default: error = "'" + key_ + "' " + what; break;
+      default: error = "'" + text_excerpt(key_) + "' " + what; break;
     }
     return false;
   }
@@ -164,7 +166,7 @@ class Reader final : public json::json_sax_t {
   bool merge_string(const std::string& merge) {
     const size_t space = merge.find(' ');
     if (space == std::string::npos || merge.find(' ', space + 1) != std::string::npos)
-      return fail("('" + merge + "') is not two tokens separated by one space");
+      return fail("('" + text_excerpt(merge) + "') is not two tokens separated by one space");
     return add_merge(merge.substr(0, space), merge.substr(space + 1));
   }
 
@@ -177,7 +179,7 @@ class Reader final : public json::json_sax_t {
   bool add_merge(const std::string& left, const std::string& right) {
     auto left_bytes = byte_level_to_bytes(left);
     auto right_bytes = byte_level_to_bytes(right);
-    if (!left_bytes || !right_bytes) return fail("('" + left + " " + right + "') is not byte-level text");
+    if (!left_bytes || !right_bytes) return fail("('" + text_excerpt(left + " " + right) + "') is not byte-level text");
     tokens.merges.emplace_back(std::move(*left_bytes), std::move(*right_bytes));
     return true;
   }
@@ -216,13 +218,13 @@ class Checker {
   bool boolean(const json& parent, const std::string& name, const std::string& key, bool fallback) const {
     const auto it = parent.find(name);
     if (it == parent.end() || it->is_null()) return fallback;
-    if (!it->is_boolean()) fail(key, "must be true or false, got " + it->dump());
+    if (!it->is_boolean()) fail(key, "must be true or false, got " + json_excerpt(*it));
     return it->get<bool>();
   }
 
   void expect_type(const json& obj, const std::string& type, const std::string& key) const {
     const std::string got = string(obj, "type", key + ".type");
-    if (got != type) fail(key + ".type", "is '" + got + "'; only '" + type + "' is supported");
+    if (got != type) fail(key + ".type", "is '" + text_excerpt(got) + "'; only '" + type + "' is supported");
   }
 
   void expect_bool(const json& obj, const std::string& name, bool expected, const std::string& key,
@@ -246,7 +248,7 @@ std::string split_pattern(const json& doc, const Checker& check) {
   check.expect_type(split, "Split", "pre_tokenizer.pretokenizers[0]");
   const std::string behavior = check.string(split, "behavior", "pre_tokenizer.pretokenizers[0].behavior");
   if (behavior != "Isolated")
-    check.fail("pre_tokenizer.pretokenizers[0].behavior", "is '" + behavior + "'; only 'Isolated' is supported");
+    check.fail("pre_tokenizer.pretokenizers[0].behavior", "is '" + text_excerpt(behavior) + "'; only 'Isolated' is supported");
   check.expect_bool(split, "invert", false, "pre_tokenizer.pretokenizers[0]", false);
   const json& pattern = check.object(split, "pattern", "pre_tokenizer.pretokenizers[0].pattern");
   const std::string regex = check.string(pattern, "Regex", "pre_tokenizer.pretokenizers[0].pattern.Regex");
@@ -295,8 +297,12 @@ std::vector<AddedToken> added_tokens(const json& doc, const Checker& check) {
 }  // namespace
 
 TokenizerJson read_tokenizer_json(const std::filesystem::path& file) {
+  check_regular_file(file, kMaxTokenizerJsonBytes, "tokenizer");
   const MappedFile mapped(file);
   const auto* text = reinterpret_cast<const char*>(mapped.data());
+  // The SAX parser itself does not recurse, but the small document it builds is copied and
+  // compared, which does.
+  check_json_depth({text, mapped.size()}, file.string());
   Reader reader;
   if (!json::sax_parse(text, text + mapped.size(), &reader)) throw Error(file.string() + ": " + reader.error);
   if (!reader.document.is_object()) throw Error(file.string() + ": not a JSON object");

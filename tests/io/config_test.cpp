@@ -150,6 +150,79 @@ TEST(Config, WrongTypedKeyIsNamed) {
   expect_error(j, "'dynamic' is not supported");
 }
 
+TEST(Config, HugeHeadsWhoseProductOverflowsAreRefused) {
+  // 65536 × 65536 wraps a 32-bit int to 0: zero-row q/k/v tensors that crashed generate.
+  json j = config_20b();
+  j["num_attention_heads"] = 65536;
+  j["num_key_value_heads"] = 65536;
+  j["head_dim"] = 65536;
+  expect_error(j, "key 'num_attention_heads * head_dim' is 4294967296, over the limit");
+}
+
+TEST(Config, EverySizeProductIsBounded) {
+  json j = config_20b();
+  j["num_hidden_layers"] = 1000000000;
+  j.erase("layer_types");
+  expect_error(j, "key 'num_hidden_layers' is 1000000000, over the limit of 1024");
+  j = config_20b();
+  j["vocab_size"] = 1 << 24;
+  j["hidden_size"] = 1 << 20;
+  expect_error(j, "key 'vocab_size * hidden_size'");
+  j = config_20b();
+  j["num_local_experts"] = 4096;
+  j["intermediate_size"] = 1 << 20;
+  j["hidden_size"] = 1 << 16;
+  expect_error(j, "key 'num_local_experts * intermediate_size * hidden_size'");
+  j = config_20b();
+  j["sliding_window"] = 131073;
+  expect_error(j, "key 'sliding_window' is 131073, over the limit of 131072");
+  j = config_20b();
+  j["rope_scaling"]["original_max_position_embeddings"] = 1e300;
+  expect_error(j, "key 'rope_scaling.original_max_position_embeddings' must be between 1");
+  j = config_20b();
+  j["eos_token_id"] = -5;
+  expect_error(j, "key 'eos_token_id' holds -5, not a token id");
+}
+
+TEST(Config, DerivedHeadDimOfZeroIsRefused) {
+  json j = config_20b();
+  j.erase("head_dim");
+  j["hidden_size"] = 32;  // 32 / 64 heads = 0
+  expect_error(j, "key 'head_dim' (hidden_size / num_attention_heads when absent) must be positive");
+}
+
+// 100k nested '[' overflowed the stack: nlohmann's dump() in the error message recurses.
+TEST(Config, DeeplyNestedValuesAreRefusedWithoutRecursing) {
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  for (const char* key : {"model_type", "eos_token_id", "rope_theta", "hidden_size"}) {
+    std::string text = config_20b().dump();
+    const std::string needle = std::string("\"") + key + "\":";
+    const size_t at = text.find(needle);
+    ASSERT_NE(at, std::string::npos) << key;
+    const size_t value_end = text.find_first_of(",}", at + needle.size());
+    text.replace(at + needle.size(), value_end - at - needle.size(), deep);
+    try {
+      parse_config(text, "config.json");
+      FAIL() << key << ": accepted";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("config.json: JSON nests deeper than 64 levels"), std::string::npos)
+          << e.what();
+    }
+  }
+}
+
+TEST(Config, LongValuesAreQuotedShortInMessages) {
+  json j = config_20b();
+  j["model_type"] = std::string(100000, 'x');
+  try {
+    parse(j);
+    FAIL() << "accepted";
+  } catch (const Error& e) {
+    EXPECT_LT(std::string(e.what()).size(), 200u) << e.what();
+    EXPECT_NE(std::string(e.what()).find("key 'model_type' is \"xxx"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Config, NotJson) {
   EXPECT_THROW(parse_config("{", "config.json"), Error);
   EXPECT_THROW(parse_config("[]", "config.json"), Error);

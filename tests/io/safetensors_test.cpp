@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <set>
 
 #include "gptoss/error.h"
 #include "io/safetensors.h"
@@ -125,6 +126,50 @@ TEST(Safetensors, MissingFields) {
   expect_error(safetensors_bytes(R"({"t":{"dtype":"U8","data_offsets":[0,1]}})", "x"), "missing shape");
   expect_error(safetensors_bytes(R"({"t":{"dtype":"U8","shape":[1]}})", "x"), "data_offsets must be");
   expect_error(safetensors_bytes(R"({"__metadata__":{"a":1}})", ""), "__metadata__ value 'a' is not a string");
+}
+
+// 100k nested '[' in any value overflowed the stack (parse and the dump() in error messages).
+TEST(Safetensors, DeeplyNestedValuesAreRefused) {
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  expect_error(safetensors_bytes(R"({"t":{"dtype":"U8","shape":)" + deep + R"(,"data_offsets":[0,1]}})", "x"),
+               "header: JSON nests deeper than 64 levels");
+  expect_error(safetensors_bytes(R"({"t":{"dtype":"U8","shape":[1],"data_offsets":)" + deep + "}}", "x"),
+               "header: JSON nests deeper than 64 levels");
+  // Nested just under the limit parses, then fails as a bad shape without dumping it.
+  const std::string nested = std::string(60, '[') + std::string(60, ']');
+  expect_error(safetensors_bytes(R"({"t":{"dtype":"U8","shape":[)" + nested + R"(],"data_offsets":[0,1]}})", "x"),
+               "shape entry must be a non-negative integer, got an array of 1 elements");
+}
+
+// A header of 100k zero-size tensors took over a minute: the duplicate-key callback put
+// nlohmann on a quadratic path. Parsing now scales; this checks the result is complete.
+TEST(Safetensors, HundredThousandTensorsParseCompletely) {
+  std::string header = "{";
+  constexpr int kTensors = 100000;
+  for (int i = 0; i < kTensors; ++i)
+    header += (i ? ",\"" : "\"") + std::string("tensor.") + std::to_string(i) +
+              R"(":{"dtype":"F32","shape":[0],"data_offsets":[0,0]})";
+  header += "}";
+  const SafetensorsHeader h = parse(safetensors_bytes(header, ""));
+  ASSERT_EQ(h.tensors.size(), static_cast<size_t>(kTensors));
+  std::set<std::string> names;
+  for (const auto& t : h.tensors) names.insert(t.name);
+  EXPECT_EQ(names.size(), static_cast<size_t>(kTensors));
+  EXPECT_TRUE(names.count("tensor.99999"));
+  // The duplicate check still works at this size.
+  header.back() = ',';
+  header += R"("tensor.5":{"dtype":"F32","shape":[0],"data_offsets":[0,0]}})";
+  expect_error(safetensors_bytes(header, ""), "tensor 'tensor.5' appears twice");
+}
+
+TEST(Safetensors, LongNamesAreQuotedShortInMessages) {
+  const std::string name(100000, 'n');
+  try {
+    parse(safetensors_bytes(R"({")" + name + R"(":{"dtype":"Q4","shape":[1],"data_offsets":[0,1]}})", "x"));
+    FAIL() << "accepted";
+  } catch (const Error& e) {
+    EXPECT_LT(std::string(e.what()).size(), 200u) << e.what();
+  }
 }
 
 TEST(SafetensorsWriter, RoundTripsThroughTheReader) {

@@ -99,6 +99,35 @@ TEST(PreTokenizer, EmptyMatchesMakeNoPieces) {
   EXPECT_EQ(Pieces(views.begin(), views.end()), (Pieces{"ab", ",", " ", "c"}));
 }
 
+// 10M identical characters failed with "match limit exceeded" (PCRE2 counts the backtracking
+// over the run). The pieces are those Hugging Face makes: the regex sees the whole text.
+TEST(PreTokenizer, LongRunsOfOneCharacterSplitLikeHuggingFace) {
+  constexpr size_t n = 10'000'000;
+  for (const char c : {' ', '\t', '\n', 'a', 'A'}) {
+    const std::string run(n, c);
+    std::vector<std::string_view> views;
+    static const PreTokenizer pretokenizer(kO200k, "test");
+    pretokenizer.split(run, views);
+    ASSERT_EQ(views.size(), 1u) << int{c};
+    EXPECT_EQ(views[0].size(), n) << int{c};
+  }
+  // \s+(?!\S) leaves the last space to the word after it.
+  const std::string spaces_then_word = std::string(n, ' ') + "x";
+  std::vector<std::string_view> views;
+  PreTokenizer(kO200k, "test").split(spaces_then_word, views);
+  ASSERT_EQ(views.size(), 2u);
+  EXPECT_EQ(views[0].size(), n - 1);
+  EXPECT_EQ(views[1], " x");
+  // Capitals then lower case are one word; digits go in threes.
+  const std::string capitals_then_lower = std::string(n, 'A') + "bc";
+  PreTokenizer(kO200k, "test").split(capitals_then_lower, views);
+  ASSERT_EQ(views.size(), 1u);
+  const std::string digits(n + 1, '7');
+  PreTokenizer(kO200k, "test").split(digits, views);
+  ASSERT_EQ(views.size(), n / 3 + 1);
+  EXPECT_EQ(views.back(), "77");
+}
+
 TEST(Utf8, FindsCharactersPrefixesAndInvalidSubparts) {
   using Kind = Utf8Sequence::Kind;
   const auto seq = [](std::string_view s) { return std::pair(next_utf8_sequence(s).kind, next_utf8_sequence(s).length); };

@@ -2,6 +2,8 @@
 // merge formats, and one-line errors for files that are broken or use what is not supported.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <nlohmann/json.hpp>
 
 #include "gptoss/error.h"
@@ -187,6 +189,35 @@ TEST_F(TokenizerJsonFile, UnsupportedFeaturesAreRejectedNotApproximated) {
     doc = small_tokenizer(kExtra, json::array(), false);
     doc["added_tokens"][0][flag] = true;
     expect_error(doc, {std::string("added_tokens[0].") + flag});
+  }
+}
+
+// 100k nested '[' overflowed the stack: the "got <value>" of an error message dumps recursively.
+TEST_F(TokenizerJsonFile, DeeplyNestedValuesAreRefused) {
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  for (const std::string key : {"\"lstrip\":false", "\"add_prefix_space\":false"}) {
+    std::string text = small_tokenizer(kExtra, json::array(), false).dump();
+    const size_t at = text.find(key);
+    ASSERT_NE(at, std::string::npos) << key;
+    text.replace(at + key.size() - 5, 5, deep);
+    test::write_file(file_, text);
+    try {
+      Tokenizer::load(file_);
+      ADD_FAILURE() << key << ": loaded";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("JSON nests deeper than 64 levels"), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST_F(TokenizerJsonFile, AFifoIsRefusedRatherThanWaitedOn) {
+  const auto fifo = dir_ / "fifo.json";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  try {
+    Tokenizer::load(fifo);
+    ADD_FAILURE() << "loaded";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("is not a regular file"), std::string::npos) << e.what();
   }
 }
 

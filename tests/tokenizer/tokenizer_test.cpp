@@ -49,6 +49,17 @@ TEST(Tokenizer, RoundTripsWikiText) {
   EXPECT_LT(ids.size(), 330000u);
 }
 
+// Runs of 10M identical characters failed in the pre-tokenizer ("match limit exceeded"); any
+// text must now encode and decode back.
+TEST(Tokenizer, RoundTripsTenMillionIdenticalCharacters) {
+  for (const char c : {'a', 'A', ' ', '7', '\n'}) {
+    const std::string text(10'000'001, c);
+    const auto ids = encode(text, false);
+    EXPECT_FALSE(ids.empty()) << int{c};
+    EXPECT_EQ(gpt_oss_tokenizer().decode(ids) == text, true) << int{c};
+  }
+}
+
 TEST(Tokenizer, EncodesFromSeveralThreadsAtOnce) {
   const std::string text = test::read_file(test::test_data_dir() / "wikitext-2-raw" / "wiki.test.raw").substr(0, 200000);
   const auto expected = encode(text, false);
