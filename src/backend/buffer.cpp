@@ -1,5 +1,7 @@
 #include "backend/buffer.h"
 
+#include <sys/mman.h>
+
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -8,6 +10,10 @@
 #include "gptoss/error.h"
 
 namespace gptoss {
+
+namespace {
+constexpr size_t kLazyBytes = size_t{1} << 20;  // from here on, mapped pages rather than the heap
+}  // namespace
 
 const char* element_type_name(ElementType t) {
   switch (t) {
@@ -21,11 +27,19 @@ const char* element_type_name(ElementType t) {
 Buffer HostMemory::allocate(ElementType dtype, int64_t elements, const char* what) {
   if (elements < 0) throw Error(std::string(what) + ": negative size");
   const auto bytes = static_cast<size_t>(elements * element_bytes(dtype));
-  // calloc of a large block maps fresh zero pages: nothing is touched until used.
-  void* data = bytes == 0 ? nullptr : std::calloc(bytes, 1);
-  if (bytes != 0 && data == nullptr)
+  const auto fail = [&] {
     throw Error(std::string("out of memory allocating ") + what + " (" + std::to_string(bytes) + " bytes)");
-  return Buffer(data, dtype, elements, [](void* p) { std::free(p); });
+  };
+  if (bytes < kLazyBytes) {
+    void* data = bytes == 0 ? nullptr : std::calloc(bytes, 1);
+    if (bytes != 0 && data == nullptr) fail();
+    return Buffer(data, dtype, elements, [](void* p) { std::free(p); });
+  }
+  // Fresh anonymous pages read as zero and cost nothing until written: a KV pool sized for a
+  // long context holds only what its used blocks hold (calloc may instead clear recycled heap).
+  void* data = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (data == MAP_FAILED) fail();
+  return Buffer(data, dtype, elements, [bytes](void* p) { ::munmap(p, bytes); });
 }
 
 void HostMemory::copy(const void* from, void* to, int64_t bytes) {

@@ -30,7 +30,9 @@ struct EvaluationOptions {
   int threads = 0;               // threads reducing logit rows; 0 = one per hardware thread
   int save_top_k = 0;            // > 0: keep the top-K log-probabilities of every scored token
   const TopLogProbs* base = nullptr;  // compare every scored token with these (same tokens and windows)
-  KvOptions kv;                       // the Session's KV cache
+  // The Session's KV cache: exact by default, since an evaluation measures (bf16 keys move the
+  // tiny model's NLLs by ~4e-3 and make scores depend on how windows were batched).
+  KvOptions kv{.precision = KvPrecision::f32};
   std::function<bool()> should_stop;  // see SessionOptions::should_stop
   std::function<void(const EvaluationProgress&)> on_progress = {};  // after each forward call
 };

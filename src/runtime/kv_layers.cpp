@@ -17,19 +17,9 @@ KvPoolOptions pool_options(const ModelConfig& config, const KvOptions& kv, int m
     o.memory_bytes = kv.memory_bytes;
     return o;
   }
-  // Room for every sequence to reach tokens_per_sequence: what the windowed groups need, plus
-  // that many positions per sequence in the unbounded group, within 90 % of what the device has
+  // Room for every sequence to reach tokens_per_sequence, within 90 % of what the device has
   // free (on the CPU the pool is lazily backed, so this reserves address space, not memory).
-  o.memory_bytes = int64_t{1} << 36;  // enough for the windowed groups; only their plans are read
-  int64_t bytes = 0;
-  for (const KvGroupPlan& p : KvPool::plan(config, o)) {
-    const int64_t bt = o.block_tokens;
-    const int64_t blocks = p.window > 0 ? p.blocks
-                                        : max_sequences * ((tokens_per_sequence + bt - 1) / bt + 1) +
-                                              (max_step_tokens + bt - 1) / bt;
-    bytes += blocks * p.bytes_per_block;
-  }
-  o.memory_bytes = std::min(bytes, memory.available_memory() / 10 * 9);
+  o.memory_bytes = std::min(KvPool::bytes_for(config, o, tokens_per_sequence), memory.available_memory() / 10 * 9);
   return o;
 }
 

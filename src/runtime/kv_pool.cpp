@@ -28,6 +28,23 @@ void validate(const ModelConfig& config, const KvPoolOptions& o) {
 
 }  // namespace
 
+int64_t KvPool::bytes_for(const ModelConfig& config, const KvPoolOptions& options, int64_t tokens_per_sequence) {
+  KvPoolOptions o = options;
+  const int64_t bt = o.block_tokens;
+  // Plan with exactly the windowed groups' share: the unbounded group (if any) is sized here.
+  int64_t bytes = 0;
+  o.memory_bytes = int64_t{1} << 40;
+  for (const KvGroupPlan& p : plan(config, o)) {
+    if (p.window > 0) {
+      bytes += (p.required_blocks + o.max_sequences * (ceil_div(p.window - 1, bt) + 1)) * p.bytes_per_block;
+    } else {
+      const int64_t blocks = o.max_sequences * ceil_div(tokens_per_sequence, bt) + ceil_div(o.max_step_tokens, bt);
+      bytes += std::max(blocks, p.required_blocks) * p.bytes_per_block;
+    }
+  }
+  return bytes;
+}
+
 std::vector<KvGroupPlan> KvPool::plan(const ModelConfig& config, const KvPoolOptions& o) {
   validate(config, o);
   const int64_t bt = o.block_tokens;

@@ -62,6 +62,10 @@ class KvPool {
 
   // The grouping and memory split this pool would use, without allocating anything.
   static std::vector<KvGroupPlan> plan(const ModelConfig& config, const KvPoolOptions& options);
+  // memory_bytes for a pool whose windowed groups get what plan() gives them first (their need
+  // and headroom) and whose unbounded group holds tokens_per_sequence positions of every
+  // sequence (options.memory_bytes is ignored).
+  static int64_t bytes_for(const ModelConfig& config, const KvPoolOptions& options, int64_t tokens_per_sequence);
 
   int groups() const { return static_cast<int>(groups_.size()); }
   int group_of_layer(int layer) const { return layer_group_.at(static_cast<size_t>(layer)); }

@@ -29,7 +29,7 @@ namespace {
 struct PerplexityArgs {
   std::string model, data, format, eos_token, save_logits, kl_base;
   int window = 4096, stride = 0, context = 0, top_k = 32;
-  DeviceFlags device;
+  DeviceFlags device{.kv_dtype = "f32"};  // an evaluation measures: exact keys and values by default
   int64_t max_tokens = 100000, chunks = 0;
   bool eos_between_docs = false, parse_special = false, json = false;
   bool llama_cpp = false;  // --ctx given: llama-perplexity's protocol
