@@ -90,8 +90,14 @@ std::vector<std::pair<int32_t, float>> parse_logit_bias(std::string_view text) {
     int32_t id = 0;
     float bias = 0;
     const auto id_end = id_text.data() + id_text.size(), bias_end = bias_text.data() + bias_text.size();
-    if (std::from_chars(id_text.data(), id_end, id).ptr != id_end || id_text.empty()) fail("the id is not an integer");
-    if (std::from_chars(bias_text.data(), bias_end, bias).ptr != bias_end || bias_text.empty())
+    // from_chars leaves the value alone when it is out of range: check ec, or 4294967296
+    // would bias token 0 and 1e39 would add nothing.
+    const auto id_parse = std::from_chars(id_text.data(), id_end, id);
+    if (id_parse.ec == std::errc::result_out_of_range) fail("the token id is out of range");
+    if (id_parse.ptr != id_end || id_parse.ec != std::errc() || id_text.empty()) fail("the id is not an integer");
+    const auto bias_parse = std::from_chars(bias_text.data(), bias_end, bias);
+    if (bias_parse.ec == std::errc::result_out_of_range) fail("the bias is out of a float's range");
+    if (bias_parse.ptr != bias_end || bias_parse.ec != std::errc() || bias_text.empty())
       fail("the bias is not a number");
     if (id < 0) fail("negative token id");
     if (!std::isfinite(bias)) fail("the bias is not finite");

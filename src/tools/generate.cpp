@@ -46,6 +46,7 @@ std::vector<int32_t> prompt_ids(const GenerateArgs& a, const Tokenizer& tokenize
 void run(GenerateArgs& a) {
   const bool verbose = parse_bool("--verbose", a.verbose);
   if (a.prompt.empty() && a.prompt_tokens.empty()) throw Error("give --prompt TEXT (or -) or --prompt-tokens IDS");
+  catch_interrupts();  // from here on Ctrl-C stops the work at the next layer or token
   const LoadedChatModel loaded = load_model_and_tokenizer(a.flags.model, a.flags.device);
   finish_generation_flags(a.flags, *loaded.tokenizer);
   const std::vector<int32_t> prompt = prompt_ids(a, *loaded.tokenizer);
@@ -61,7 +62,6 @@ void run(GenerateArgs& a) {
                                       .prefix_cache = false,
                                       .should_stop = interrupted});
   Generator generator(scheduler, a.flags.generation);
-  catch_interrupts();
   TextStream stream(*loaded.tokenizer, harmony_output);
   CompletionPrinter printer(a.flags.show_reasoning || !harmony_output);
   if (verbose) std::printf("==========\n");

@@ -33,7 +33,7 @@ void add_generation_flags(CLI::App* cmd, GenerationFlags& f, int default_max_tok
       ->capture_default_str();
   cmd->add_option("--frequency-penalty", s.frequency_penalty, "Subtracted per time a token was generated")
       ->capture_default_str();
-  cmd->add_option("--logit-bias", f.logit_bias, "Added to logits: ID:BIAS,ID:BIAS")->check(logit_bias_range_check());
+  cmd->add_option("--logit-bias", f.logit_bias, "Added to logits: ID:BIAS,ID:BIAS");
   cmd->add_option("--reasoning-effort", f.reasoning_effort, "low, medium or high")->capture_default_str();
   cmd->add_flag("--show-reasoning", f.show_reasoning, "Also print the analysis channel, labelled");
   cmd->add_option("--system", f.system, "The system message's identity line (default: harmony's)");

@@ -3,7 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <regex.h>
+#include <sys/wait.h>
 
+#include <chrono>
+#include <cstdlib>
 #include <stdexcept>
 
 #include "support/test_support.h"
@@ -108,6 +111,26 @@ TEST(Generate, MaxKvSizeKeepsLongRunsBoundedInMemory) {
   EXPECT_NE(bounded.out.find("Generation: 8000 tokens"), std::string::npos) << bounded.out;
   EXPECT_LT(peak_memory(bounded.out) - peak_memory(shortrun.out), 0.003);
   EXPECT_GT(peak_memory(unbounded.out) - peak_memory(bounded.out), 0.004);
+}
+
+// Ctrl-C during a long prefill is honoured between layers: the command stops within a moment,
+// says so, and exits as a shell reports SIGINT (130).
+TEST(Generate, CtrlCDuringALongPrefillStopsAtOnce) {
+  test::TempDir tmp;
+  std::string text;
+  for (int i = 0; i < 30000; ++i) text += "hello ";  // 30,000 tokens: seconds of prefill
+  test::write_file(tmp / "prompt", text);
+  const std::string cmd = "timeout --preserve-status -s INT 1 " + std::string(GPTOSS_CLI) + " generate -m " +
+                          quoted(test::tiny_model_dir()) + " --raw --prompt - --max-tokens 1 <" + quoted(tmp / "prompt") +
+                          " >" + quoted(tmp / "out") + " 2>" + quoted(tmp / "err");
+  const auto start = std::chrono::steady_clock::now();
+  const int status = std::system(cmd.c_str());
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 130);
+  const std::string err = test::read_file(tmp / "err");
+  EXPECT_NE(err.find("gptoss: interrupted"), std::string::npos) << err;
+  EXPECT_LT(seconds, 4.0);
 }
 
 TEST(Generate, BadFlagsAreOneLineErrors) {

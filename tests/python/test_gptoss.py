@@ -3,10 +3,13 @@
 Run by ctest (tests/CMakeLists.txt) with PYTHONPATH at the built module and
 GPTOSS_TINY_MODEL_DIR / GPTOSS_TEST_DATA_DIR set.
 """
+import _thread
 import json
 import os
 import random
 import subprocess
+import threading
+import time
 import unittest
 
 import gptoss
@@ -19,7 +22,8 @@ CLI = os.environ["GPTOSS_CLI"]
 class GptossModule(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.model, cls.tokenizer = gptoss.load(MODEL)
+        # f32 keys and values: the greedy continuation is compared with transformers' (float32).
+        cls.model, cls.tokenizer = gptoss.load(MODEL, kv_dtype="f32")
 
     def test_load_returns_model_and_tokenizer(self):
         self.assertEqual(self.model.num_layers, 4)
@@ -38,6 +42,55 @@ class GptossModule(unittest.TestCase):
         self.assertEqual(ids, expected_ids)
         text = gptoss.generate(self.model, self.tokenizer, [976, 4853, 19705, 68347], max_tokens=14)
         self.assertEqual(text, self.tokenizer.decode(expected_ids))
+
+    def test_threads_share_one_model_and_each_gets_what_it_gets_alone(self):
+        prompts = [[976, 4853, 19705, 68347][: 1 + i % 4] + [1000 + 37 * i] for i in range(8)]
+        expected = [gptoss.generate(self.model, self.tokenizer, p, max_tokens=12) for p in prompts]
+        results = [None] * len(prompts)
+        errors = []
+
+        def work(i):
+            try:
+                results[i] = gptoss.generate(self.model, self.tokenizer, prompts[i], max_tokens=12)
+            except Exception as e:  # noqa: BLE001 - reported below
+                errors.append(e)
+
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(len(prompts))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(errors, [])
+        self.assertEqual(results, expected)
+
+    def test_an_iterator_shared_between_threads_yields_each_token_once(self):
+        prompt = [976, 4853, 19705]
+        expected = [r.token for r in gptoss.stream_generate(self.model, self.tokenizer, prompt, max_tokens=40)]
+        shared = gptoss.stream_generate(self.model, self.tokenizer, prompt, max_tokens=40)
+        got, lock = [], threading.Lock()
+
+        def work():
+            for r in shared:
+                with lock:
+                    got.append(r.token)
+
+        threads = [threading.Thread(target=work) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(sorted(got), sorted(expected))
+
+    def test_ctrl_c_stops_a_long_prefill_between_layers(self):
+        prompt = [1000 + i % 5000 for i in range(30000)]  # several seconds of prefill
+        timer = threading.Timer(0.3, _thread.interrupt_main)
+        start = time.monotonic()
+        timer.start()
+        with self.assertRaises(KeyboardInterrupt):
+            gptoss.generate(self.model, self.tokenizer, prompt, max_tokens=1)
+        self.assertLess(time.monotonic() - start, 3.0)
+        # The model is still usable afterwards.
+        self.assertTrue(gptoss.generate(self.model, self.tokenizer, [976, 4853], max_tokens=2))
 
     def test_stream_generate_reports_timing_and_finish(self):
         responses = list(gptoss.stream_generate(self.model, self.tokenizer, "Hello", max_tokens=5, temp=0.8, seed=3))

@@ -349,7 +349,8 @@ TEST(LogitBias, Parses) {
   EXPECT_EQ(parse_logit_bias(""), (std::vector<std::pair<int32_t, float>>{}));
   EXPECT_EQ(parse_logit_bias("200005:-100, 12:2.5,"),
             (std::vector<std::pair<int32_t, float>>{{200005, -100.f}, {12, 2.5f}}));
-  for (const char* bad : {"12", "x:1", "12:y", "-1:2", "1:inf", "1:2,1:3", "1:2,,3:4", "1:2:3"}) {
+  for (const char* bad : {"12", "x:1", "12:y", "-1:2", "1:inf", "1:2,1:3", "1:2,,3:4", "1:2:3",
+                          "4294967296:100", "1:1e39", "2147483648:1"}) {
     EXPECT_THROW(parse_logit_bias(bad), Error) << bad;
   }
   try {
