@@ -17,6 +17,8 @@
 namespace gptoss {
 
 namespace {
+constexpr const char* kDoesNotFit = "the KV pool cannot hold this request (raise the KV memory)";
+
 double now_seconds() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
@@ -85,7 +87,7 @@ struct Scheduler::State {
 
   bool run_step();
   void plan(std::vector<Planned>& planned);
-  bool reserve(Request& r, int32_t& rows, std::vector<Planned>& planned);
+  bool reserve(Request& r, int32_t& rows, std::vector<Planned>& planned, bool may_preempt);
   void preempt(const Handle& r);
   void fail(const Handle& r, const std::string& message);
   void finish(const Handle& r, FinishReason reason);
@@ -126,15 +128,17 @@ void Scheduler::State::preempt(const Handle& r) {
   ++counters.preemptions;
 }
 
-// Reserves blocks for `rows` more tokens of r, preempting newer running requests that are not
-// part of this step yet, and shrinking a prompt chunk before giving up. False: r did not fit.
-bool Scheduler::State::reserve(Request& r, int32_t& rows, std::vector<Planned>& planned) {
+// Reserves blocks for `rows` more tokens of r, shrinking a prompt chunk first and then, when
+// allowed, preempting newer running requests that are not part of this step yet. False: r
+// did not fit.
+bool Scheduler::State::reserve(Request& r, int32_t& rows, std::vector<Planned>& planned, bool may_preempt) {
   for (;;) {
     if (r.kv->reserve(r.computed + rows)) return true;
     if (rows > 1) {
       rows /= 2;
       continue;
     }
+    if (!may_preempt) return false;
     // The newest running request that this step has not planned yet gives way.
     auto victim = std::find_if(running.rbegin(), running.rend(), [&](const Handle& h) {
       return h.get() != &r && std::none_of(planned.begin(), planned.end(), [&](const Planned& p) { return p.request == h; });
@@ -157,9 +161,9 @@ void Scheduler::State::plan(std::vector<Planned>& planned) {
   for (size_t i = 0; i < running.size() && budget > 0;) {
     Handle r = running[i];
     int32_t rows = chunk(*r, budget);
-    if (!reserve(*r, rows, planned)) {
+    if (!reserve(*r, rows, planned, true)) {
       if (planned.empty()) {
-        fail(r, "the KV pool cannot hold this request (raise the KV memory)");
+        fail(r, kDoesNotFit);
         std::erase(running, r);
       } else {
         preempt(r);
@@ -183,16 +187,13 @@ void Scheduler::State::plan(std::vector<Planned>& planned) {
       }
     }
     int32_t rows = chunk(*r, budget);
-    if (!r->kv->reserve(r->computed + rows)) {
-      while (rows > 1 && !r->kv->reserve(r->computed + rows)) rows /= 2;
-      if (!r->kv->reserve(r->computed + rows)) {
-        if (running.empty()) {  // alone, with every block free, it still does not fit
-          waiting.pop_front();
-          fail(r, "the KV pool cannot hold this request (raise the KV memory)");
-          continue;
-        }
-        break;  // it waits for blocks to come free
+    if (!reserve(*r, rows, planned, false)) {  // new requests never push running ones out
+      if (running.empty()) {  // alone, with every block free, it still does not fit
+        waiting.pop_front();
+        fail(r, kDoesNotFit);
+        continue;
       }
+      break;  // it waits for blocks to come free
     }
     waiting.pop_front();
     running.push_back(r);
