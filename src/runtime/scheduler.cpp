@@ -86,6 +86,8 @@ struct Scheduler::State {
   };
 
   bool run_step();
+  // Runs a step as the one stepping thread; `lock` holds the mutex before and after.
+  bool step_holding(std::unique_lock<std::mutex>& lock);
   void plan(std::vector<Planned>& planned);
   bool reserve(Request& r, int32_t& rows, std::vector<Planned>& planned, bool may_preempt);
   void preempt(const Handle& r);
@@ -394,41 +396,32 @@ std::optional<TokenEvent> Scheduler::next(const Handle& request) {
       s.stepped.wait(lock);
       continue;
     }
-    s.stepping = true;
-    lock.unlock();
-    try {
-      s.run_step();
-    } catch (...) {
+    s.step_holding(lock);
+  }
+}
+
+bool Scheduler::State::step_holding(std::unique_lock<std::mutex>& lock) {
+  stepping = true;
+  lock.unlock();
+  // Whatever happens in the step (gptoss::Interrupted, a failed allocation), the next waiter
+  // may step again.
+  struct Done {
+    State& s;
+    std::unique_lock<std::mutex>& lock;
+    ~Done() {
       lock.lock();
       s.stepping = false;
       s.stepped.notify_all();
-      throw;
     }
-    lock.lock();
-    s.stepping = false;
-    s.stepped.notify_all();
-  }
+  } done{*this, lock};
+  return run_step();
 }
 
 bool Scheduler::step() {
   State& s = *state_;
   std::unique_lock lock(s.mutex);
   s.stepped.wait(lock, [&] { return !s.stepping; });
-  s.stepping = true;
-  lock.unlock();
-  bool worked = false;
-  try {
-    worked = s.run_step();
-  } catch (...) {
-    lock.lock();
-    s.stepping = false;
-    s.stepped.notify_all();
-    throw;
-  }
-  lock.lock();
-  s.stepping = false;
-  s.stepped.notify_all();
-  return worked;
+  return s.step_holding(lock);
 }
 
 void Scheduler::cancel(const Handle& request) {
