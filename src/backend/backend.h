@@ -82,6 +82,14 @@ struct SampleResult {
   std::vector<std::pair<int32_t, float>> top;  // the top_logprobs most probable tokens, best first
 };
 
+// A point in a stream's work: done once everything queued before it is.
+class Event {
+ public:
+  virtual ~Event() = default;
+  virtual bool done() = 0;
+  virtual void synchronize() = 0;  // waits until done
+};
+
 // Queued work on a device, in order. On the CPU every call completes before it returns.
 class Stream {
  public:
@@ -89,6 +97,7 @@ class Stream {
   virtual void copy_to_host(const void* device, int64_t bytes, void* host) = 0;    // asynchronous
   virtual void copy_to_device(const void* host, int64_t bytes, void* device) = 0;  // asynchronous
   virtual void synchronize() = 0;  // waits for everything queued so far
+  virtual std::unique_ptr<Event> record() = 0;  // an event after everything queued so far
 };
 
 // Per-caller state: the batch being run, scratch memory, the stream. Made by

@@ -14,6 +14,12 @@ namespace gptoss {
 
 namespace {
 
+class DoneEvent final : public Event {
+ public:
+  bool done() override { return true; }
+  void synchronize() override {}
+};
+
 // On the CPU every copy completes at once.
 class HostStream final : public Stream {
  public:
@@ -24,6 +30,7 @@ class HostStream final : public Stream {
     if (bytes > 0) std::memcpy(device, host, static_cast<size_t>(bytes));
   }
   void synchronize() override {}
+  std::unique_ptr<Event> record() override { return std::make_unique<DoneEvent>(); }
 };
 
 class CpuContext final : public ExecutionContext {
