@@ -60,6 +60,11 @@ struct Scheduler::State {
                           m.backend())),
         layers(pool),
         forward(m.config(), m.device_weights(), m.backend()) {}
+  // A caller may keep a handle longer than the scheduler: its blocks go back to the pool now.
+  ~State() {
+    for (const Handle& r : running) release(*r);
+    for (const Handle& r : waiting) release(*r);
+  }
 
   const LoadedModel& model;
   SchedulerOptions options;
