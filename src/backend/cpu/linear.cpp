@@ -23,8 +23,8 @@ void add_bias(const LinearArgs& a, int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) a.y[i * a.y_stride + r] += a.bias[r];
 }
 
-// Prefill in bf16: x is rounded once per call (all weight blocks share it), each block of
-// weight rows is dequantized to float32 and rounded to bf16, then vdpbf16ps products.
+// Prefill in bf16: x is rounded once per call (all weight blocks share it); each block of
+// kBf16PackRows weight rows is dequantized to float32, then rounded and packed for vdpbf16ps.
 void prefill_bf16(const LinearArgs& a, const MatrixSlice& w, ThreadPool& pool, const CpuKernels& kernels) {
   const int64_t rows = a.w->rows, cols = a.w->cols;
   std::vector<uint16_t> x(static_cast<size_t>(a.n * cols));
@@ -32,17 +32,17 @@ void prefill_bf16(const LinearArgs& a, const MatrixSlice& w, ThreadPool& pool, c
     kernels.to_bf16(a.x + i0 * cols, (i1 - i0) * cols, x.data() + i0 * cols);
   });
   const DequantizeRowsKernel dequantize = kernels.dequantize(w);
-  const int64_t blocks = (rows + kDequantizedRows - 1) / kDequantizedRows;
+  const int64_t blocks = (rows + kBf16PackRows - 1) / kBf16PackRows;
   pool.parallel_for(blocks, 1, [&](int64_t b0, int64_t b1, int thread) {
     std::vector<float>& rows_f32 = pool.scratch(thread);
-    rows_f32.resize(static_cast<size_t>(kDequantizedRows * cols));
-    thread_local std::vector<uint16_t> rows_bf16;
-    rows_bf16.resize(rows_f32.size());
+    rows_f32.resize(static_cast<size_t>(kBf16PackRows * cols));
+    thread_local std::vector<uint16_t> packed;
+    packed.resize(rows_f32.size());
     for (int64_t b = b0; b < b1; ++b) {
-      const int64_t r0 = b * kDequantizedRows, r1 = std::min(rows, r0 + kDequantizedRows);
+      const int64_t r0 = b * kBf16PackRows, r1 = std::min(rows, r0 + kBf16PackRows);
       dequantize(w, r0, r1, rows_f32.data());
-      kernels.to_bf16(rows_f32.data(), (r1 - r0) * cols, rows_bf16.data());
-      kernels.bf16_products(x.data(), a.n, cols, rows_bf16.data(), r1 - r0, cols, cols, a.y + r0, a.y_stride);
+      kernels.pack_bf16(rows_f32.data(), r1 - r0, cols, packed.data());
+      kernels.bf16_products(x.data(), a.n, cols, packed.data(), r1 - r0, cols, a.y + r0, a.y_stride);
       add_bias(a, r0, r1);
     }
   });
