@@ -37,21 +37,48 @@ void to_bf16(const float* in, int64_t count, uint16_t* out) {
   _mm512_mask_storeu_epi16(out + i, words, std::bit_cast<__m512i>(v));
 }
 
-// Rows rounded 32 values (16 column pairs, one 32-bit word each) at a time, each pair's word
-// scattered to its slot: column pairs are kBf16PackRows words apart.
+// r[i] word j → r[j] word i: the standard 16 × 16 transpose of 32-bit words. Unpacking
+// pairs of rows, then pairs of pairs, leaves in 128-bit lane L of u[4g + j] the words of rows
+// 4g … 4g+3 at column 4L + j; two rounds of 128-bit lane shuffles gather lane L of the four
+// row groups.
+void transpose16(__m512i r[16]) {
+  __m512i t[16], u[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+  }
+  for (int g = 0; g < 16; g += 4) {
+    u[g] = _mm512_unpacklo_epi64(t[g], t[g + 2]);
+    u[g + 1] = _mm512_unpackhi_epi64(t[g], t[g + 2]);
+    u[g + 2] = _mm512_unpacklo_epi64(t[g + 1], t[g + 3]);
+    u[g + 3] = _mm512_unpackhi_epi64(t[g + 1], t[g + 3]);
+  }
+  for (int j = 0; j < 4; ++j) {
+    // 0x88: lanes 0, 2 of each source; 0xdd: lanes 1, 3.
+    const __m512i v = _mm512_shuffle_i32x4(u[j], u[4 + j], 0x88), v1 = _mm512_shuffle_i32x4(u[j], u[4 + j], 0xdd);
+    const __m512i w = _mm512_shuffle_i32x4(u[8 + j], u[12 + j], 0x88), w1 = _mm512_shuffle_i32x4(u[8 + j], u[12 + j], 0xdd);
+    r[j] = _mm512_shuffle_i32x4(v, w, 0x88);
+    r[8 + j] = _mm512_shuffle_i32x4(v, w, 0xdd);
+    r[4 + j] = _mm512_shuffle_i32x4(v1, w1, 0x88);
+    r[12 + j] = _mm512_shuffle_i32x4(v1, w1, 0xdd);
+  }
+}
+
+// 16 rows × 32 columns at a time: each row rounded to 16 column pairs (one 32-bit word each),
+// transposed so that each vector holds one column pair of the 16 rows.
 void pack_bf16(const float* rows, int64_t m, int64_t k, uint16_t* packed) {
   static_assert(kBf16PackRows == 32, "bf16_products multiplies two vectors of 16 rows");
-  const __m512i slots = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                           _mm512_set1_epi32(kBf16PackRows));
-  for (int64_t r = 0; r < kBf16PackRows; ++r) {
-    const float* row = rows + r * k;
+  for (int64_t half = 0; half < 2; ++half)
     for (int64_t c = 0; c < k; c += 32) {
-      const __m512i words = r < m ? std::bit_cast<__m512i>(_mm512_cvtne2ps_pbh(_mm512_loadu_ps(row + c + 16),
-                                                                               _mm512_loadu_ps(row + c)))
-                                  : _mm512_setzero_si512();
-      _mm512_i32scatter_epi32(packed + 2 * ((c / 2) * kBf16PackRows + r), slots, words, 4);
+      __m512i r[16];
+      for (int64_t i = 0; i < 16; ++i) {
+        const float* row = rows + (16 * half + i) * k + c;
+        r[i] = 16 * half + i < m ? std::bit_cast<__m512i>(_mm512_cvtne2ps_pbh(_mm512_loadu_ps(row + 16), _mm512_loadu_ps(row)))
+                                 : _mm512_setzero_si512();
+      }
+      transpose16(r);
+      for (int64_t p = 0; p < 16; ++p) _mm512_storeu_si512(packed + 2 * ((c / 2 + p) * kBf16PackRows + 16 * half), r[p]);
     }
-  }
 }
 
 __m512bh load_bf16(const uint16_t* p) { return std::bit_cast<__m512bh>(_mm512_loadu_si512(p)); }
