@@ -91,21 +91,27 @@ TEST(LinearBf16, Mxfp4ExpertMatchesReferences) {
   expect_bf16_close(test::mxfp4(1, 2880, 2880, 23).m, "mxfp4 [2880 -> 2880]");
 }
 
-// Odd row counts (a partial 16-row block, partial 4-row blocks) and a stack's second matrix.
+// Odd row counts (a partial 32-row block, partial 8-input blocks), a stack's second matrix and
+// an output row stride wider than the matrix (the padding must stay untouched).
 TEST(LinearBf16, PartialBlocksAndStackedMatrices) {
   GPTOSS_REQUIRE_BF16();
   const test::OwnedMatrix o = test::affine(4, 64, ScaleType::f16, 2, 37, 256, 24);
+  constexpr int64_t kStride = 40;
   ThreadPool pool(2);
-  for (int64_t n : {5, 9}) {
+  for (int64_t n : {5, 9, 17}) {
     const auto x = test::random_floats(static_cast<size_t>(n * 256), 25);
-    std::vector<float> expected(static_cast<size_t>(n * 37)), y(expected.size(), NAN);
-    linear_reference({x.data(), n, &o.m, 1, nullptr, expected.data(), 37});
-    linear({x.data(), n, &o.m, 1, nullptr, y.data(), 37}, pool, *bf16_kernels(), LinearPrecision::bf16);
+    std::vector<float> expected(static_cast<size_t>(n * kStride)), y(expected.size(), NAN);
+    linear_reference({x.data(), n, &o.m, 1, nullptr, expected.data(), kStride});
+    linear({x.data(), n, &o.m, 1, nullptr, y.data(), kStride}, pool, *bf16_kernels(), LinearPrecision::bf16);
     double scale = 0, worst = 0;
-    for (size_t i = 0; i < y.size(); ++i) {
-      scale = std::max(scale, std::abs(double(expected[i])));
-      ASSERT_TRUE(std::isfinite(y[i])) << "output " << i << " was not written";
-      worst = std::max(worst, std::abs(double(y[i]) - expected[i]));
+    for (int64_t i = 0; i < n; ++i) {
+      for (int64_t r = 0; r < 37; ++r) {
+        const auto at = static_cast<size_t>(i * kStride + r);
+        ASSERT_TRUE(std::isfinite(y[at])) << "output " << i << ", " << r << " was not written";
+        scale = std::max(scale, std::abs(double(expected[at])));
+        worst = std::max(worst, std::abs(double(y[at]) - expected[at]));
+      }
+      for (int64_t r = 37; r < kStride; ++r) ASSERT_TRUE(std::isnan(y[static_cast<size_t>(i * kStride + r)])) << "padding written";
     }
     EXPECT_LE(worst, 1e-2 * scale) << n << " inputs";
   }
