@@ -93,7 +93,8 @@ __m512bh broadcast_pair(const uint16_t* p) {
 // MI x rows times the 32 packed rows: for each column pair, two weight vectors (rows 0–15,
 // 16–31) and one broadcast per x row; vdpbf16ps adds to lane j the two products of the pair
 // (each exact in float32), so lane j accumulates row j's dot product and needs no reduction.
-// 2·MI accumulators; 2 + MI loads feed 2·MI instructions.
+// 2·MI accumulators; 2 + MI loads feed 2·MI instructions. vdpbf16ps ignores MXCSR: denormal
+// inputs count as zero, denormal sums are flushed to zero, sums round to nearest even.
 template <int MI>
 void rows_block(const uint16_t* x, int64_t x_stride, const uint16_t* packed, int64_t k, float* y, int64_t y_stride,
                 __mmask16 low, __mmask16 high) {
