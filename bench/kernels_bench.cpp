@@ -33,11 +33,11 @@ std::vector<uint8_t> random_bf16(size_t elements) {
   return v;
 }
 
-void run_linear(benchmark::State& state, const Matrix& m) {
+void run_linear(benchmark::State& state, const Matrix& m, LinearPrecision precision = prefill_precision()) {
   const int64_t n = state.range(0);
   std::vector<float> x(static_cast<size_t>(n * m.cols), 0.5f), y(static_cast<size_t>(n * m.rows));
   for (auto _ : state) {
-    linear({x.data(), n, &m, 0, nullptr, y.data(), m.rows}, pool());
+    linear({x.data(), n, &m, 0, nullptr, y.data(), m.rows}, pool(), best_cpu_kernels(), precision);
     benchmark::DoNotOptimize(y.data());
   }
   double weight_bytes = m.rows * m.cols * 2.0;
@@ -83,6 +83,44 @@ void BM_LinearAffine5_Expert(benchmark::State& state) {  // MLX 5-bit gs32 gate_
 }
 // 2880 rows stream from memory; 256 rows (0.55 MB) stay in cache: the kernel's compute rate.
 BENCHMARK(BM_LinearAffine5_Expert)->Args({1, 2880})->Args({4, 2880})->Args({64, 2880})->Args({1, 256})->UseRealTime();
+
+// Prefill, float32 against bf16 products (second argument: 0 = f32, 1 = bf16, which needs
+// AVX512-BF16): an MLX 5-bit gs32 expert's gate_up [2880 → 5760] for 512 inputs and for the
+// ~64 an expert gets from a 512-token prompt (4 of 32 experts a token), and the bf16 q_proj
+// [2880 → 4096] for 512 inputs.
+bool precision_available(benchmark::State& state) {
+  if (state.range(1) == 0 || best_cpu_kernels().bf16_products != nullptr) return true;
+  state.SkipWithError("no AVX512-BF16 on this CPU");
+  return false;
+}
+LinearPrecision precision_arg(benchmark::State& state) {
+  return state.range(1) == 0 ? LinearPrecision::f32 : LinearPrecision::bf16;
+}
+
+void BM_PrefillAffine5_GateUp(benchmark::State& state) {
+  if (!precision_available(state)) return;
+  static const std::vector<uint8_t> codes = random_bytes(5760 * 2880 * 5 / 8, 0, 255);
+  static const std::vector<uint8_t> scales = random_bf16(5760 * 90), biases = random_bf16(5760 * 90);
+  Matrix m{.format = WeightFormat::affine, .rows = 5760, .cols = 2880, .bits = 5, .group_size = 32,
+           .scale_type = ScaleType::bf16};
+  m.weight = codes.data();
+  m.weight_row_stride = 2880 * 5 / 8;
+  m.scales = scales.data();
+  m.biases = biases.data();
+  m.scale_row_stride = 90 * 2;
+  run_linear(state, m, precision_arg(state));
+}
+BENCHMARK(BM_PrefillAffine5_GateUp)->Args({64, 0})->Args({64, 1})->Args({512, 0})->Args({512, 1})->UseRealTime()->Unit(benchmark::kMillisecond);
+
+void BM_PrefillBf16_QProj(benchmark::State& state) {
+  if (!precision_available(state)) return;
+  static const std::vector<uint8_t> w = random_bf16(4096 * 2880);
+  Matrix m{.format = WeightFormat::bf16, .rows = 4096, .cols = 2880};
+  m.weight = w.data();
+  m.weight_row_stride = 2880 * 2;
+  run_linear(state, m, precision_arg(state));
+}
+BENCHMARK(BM_PrefillBf16_QProj)->Args({512, 0})->Args({512, 1})->UseRealTime()->Unit(benchmark::kMillisecond);
 
 // The machine's memory-copy bandwidth (bytes copied per second: each is read and written).
 void BM_MemoryCopy(benchmark::State& state) {

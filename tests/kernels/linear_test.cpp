@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "backend/cpu/linear.h"
+#include "kernels/weight_fixtures.h"
 #include "quant/float_formats.h"
 #include "quant/mxfp4.h"
 #include "support/test_support.h"
@@ -14,77 +15,10 @@
 namespace gptoss {
 namespace {
 
-struct OwnedMatrix {
-  std::vector<uint8_t> weight, scales, biases;
-  Matrix m;
-};
-
-std::vector<uint8_t> random_bytes(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::vector<uint8_t> v(n);
-  for (auto& b : v) b = static_cast<uint8_t>(rng());
-  return v;
-}
-
-// Float values stored as `type` (f32, f16 or bf16) bytes.
-std::vector<uint8_t> stored(const std::vector<float>& values, ScaleType type) {
-  std::vector<uint8_t> out(values.size() * (type == ScaleType::f32 ? 4 : 2));
-  for (size_t i = 0; i < values.size(); ++i) {
-    if (type == ScaleType::f32) {
-      std::memcpy(&out[4 * i], &values[i], 4);
-      continue;
-    }
-    const uint16_t h = type == ScaleType::bf16 ? f32_to_bf16(values[i]) : f32_to_f16(values[i]);
-    std::memcpy(&out[2 * i], &h, 2);
-  }
-  return out;
-}
-
-OwnedMatrix dense(WeightFormat format, int64_t count, int64_t rows, int64_t cols, uint32_t seed) {
-  const ScaleType as = format == WeightFormat::f32 ? ScaleType::f32 : format == WeightFormat::f16 ? ScaleType::f16 : ScaleType::bf16;
-  OwnedMatrix o;
-  o.weight = stored(test::random_floats(static_cast<size_t>(count * rows * cols), seed, 0.5f), as);
-  o.m = Matrix{.format = format, .count = count, .rows = rows, .cols = cols};
-  o.m.weight = o.weight.data();
-  o.m.weight_row_stride = cols * static_cast<int64_t>(as == ScaleType::f32 ? 4 : 2);
-  o.m.weight_matrix_stride = rows * o.m.weight_row_stride;
-  return o;
-}
-
-OwnedMatrix mxfp4(int64_t count, int64_t rows, int64_t cols, uint32_t seed) {
-  OwnedMatrix o;
-  o.weight = random_bytes(static_cast<size_t>(count * rows * cols / 2), seed);
-  o.scales = random_bytes(static_cast<size_t>(count * rows * cols / 32), seed + 1);
-  for (auto& s : o.scales) s = static_cast<uint8_t>(120 + s % 10);
-  o.m = Matrix{.format = WeightFormat::mxfp4, .count = count, .rows = rows, .cols = cols, .group_size = 32,
-               .scale_type = ScaleType::e8m0};
-  o.m.weight = o.weight.data();
-  o.m.weight_row_stride = cols / 2;
-  o.m.weight_matrix_stride = rows * cols / 2;
-  o.m.scales = o.scales.data();
-  o.m.scale_row_stride = cols / 32;
-  o.m.scale_matrix_stride = rows * cols / 32;
-  return o;
-}
-
-OwnedMatrix affine(int bits, int group, ScaleType type, int64_t count, int64_t rows, int64_t cols, uint32_t seed) {
-  OwnedMatrix o;
-  const int64_t groups = count * rows * cols / group;
-  o.weight = random_bytes(static_cast<size_t>(count * rows * cols * bits / 8), seed);
-  o.scales = stored(test::random_floats(static_cast<size_t>(groups), seed + 1, 0.01f), type);
-  o.biases = stored(test::random_floats(static_cast<size_t>(groups), seed + 2, 0.1f), type);
-  o.m = Matrix{.format = WeightFormat::affine, .count = count, .rows = rows, .cols = cols, .bits = bits,
-               .group_size = group, .scale_type = type};
-  const int64_t scale_size = type == ScaleType::f32 ? 4 : 2;
-  o.m.weight = o.weight.data();
-  o.m.weight_row_stride = cols * bits / 8;
-  o.m.weight_matrix_stride = rows * o.m.weight_row_stride;
-  o.m.scales = o.scales.data();
-  o.m.biases = o.biases.data();
-  o.m.scale_row_stride = cols / group * scale_size;
-  o.m.scale_matrix_stride = rows * o.m.scale_row_stride;
-  return o;
-}
+using test::affine;
+using test::dense;
+using test::mxfp4;
+using test::OwnedMatrix;
 
 std::vector<const CpuKernels*> kernel_sets() {
   std::vector<const CpuKernels*> sets = {&scalar_kernels()};
@@ -104,7 +38,7 @@ void expect_matches_reference(const Matrix& m, int64_t matrix, const std::string
     for (float v : expected) scale = std::max(scale, double(std::abs(v)));
     for (const CpuKernels* k : kernel_sets()) {
       std::vector<float> y(expected.size(), NAN);
-      linear({x.data(), n, &m, matrix, bias.data(), y.data(), m.rows}, pool, *k);
+      linear({x.data(), n, &m, matrix, bias.data(), y.data(), m.rows}, pool, *k, LinearPrecision::f32);
       double worst = 0;
       for (size_t i = 0; i < y.size(); ++i) worst = std::max(worst, std::abs(double(y[i]) - expected[i]));
       EXPECT_LE(worst, 1e-5 * scale) << what << ", kernels " << k->name << ", " << n << " inputs";

@@ -137,7 +137,7 @@ TEST(Mxfp4Goldens, QuantizeAndDequantizeMatchMlxBitForBit) {
     if (avx512_kernels()) sets.push_back(avx512_kernels());
     for (const CpuKernels* kernels : sets) {
       std::vector<float> y(static_cast<size_t>(n * rows));
-      linear({x.data(), n, &m, 0, nullptr, y.data(), rows}, pool, *kernels);
+      linear({x.data(), n, &m, 0, nullptr, y.data(), rows}, pool, *kernels, LinearPrecision::f32);
       for (int64_t i = 0; i < n; ++i)
         for (int64_t r = 0; r < rows; ++r) {
           double expected = 0, norm = 0;
@@ -193,7 +193,7 @@ TEST(AffineGoldens, FusedKernelsMatchFloat64ProductsOfTheGoldens) {
         }
       for (const CpuKernels* kernels : sets) {
         std::vector<float> y(exact.size());
-        linear({x.data(), n, &m, 0, nullptr, y.data(), rows}, pool, *kernels);
+        linear({x.data(), n, &m, 0, nullptr, y.data(), rows}, pool, *kernels, LinearPrecision::f32);
         double worst_exact = 0, worst_deq = 0, worst_mlx = 0;
         for (size_t i = 0; i < y.size(); ++i) {
           worst_exact = std::max(worst_exact, std::abs(y[i] - exact[i]) / norm);

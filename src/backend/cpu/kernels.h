@@ -56,6 +56,20 @@ using WeightedSumBf16Kernel = void (*)(const float* p, int64_t n, int64_t p_stri
 // (the probabilities are s_j / z[h]).
 using AttentionSoftmaxKernel = void (*)(float* s, int64_t n, int64_t s_stride, int64_t m, float scale,
                                         const float* sinks, float* z);
+// The bf16 prefill product (AVX512-BF16). Inputs are rounded to bf16 (to nearest even):
+//   to_bf16:    out[i] = bf16(in[i]) for i < count.
+// Weight rows go in blocks of kBf16PackRows, rounded and interleaved by pairs of columns
+// (vdpbf16ps's operand layout: one vector holds one column pair of 16 rows):
+//   pack_bf16:  packed[(p·32 + r)·2 + j] = bf16(rows[r·k + 2p + j]) for r < m ≤ 32, p < k/2
+//               (rows m … 31 zero).
+//   bf16_products: y[i·y_stride + r] = Σ_c x[i·x_stride + c] · w[r, c] over c < k, for i < n and
+//               r < m, with x bf16 and w packed (k a multiple of 32): every product is exact in
+//               float32, the sums are float32.
+inline constexpr int64_t kBf16PackRows = 32;
+using ToBf16Kernel = void (*)(const float* in, int64_t count, uint16_t* out);
+using PackBf16Kernel = void (*)(const float* rows, int64_t m, int64_t k, uint16_t* packed);
+using Bf16ProductsKernel = void (*)(const uint16_t* x, int64_t n, int64_t x_stride, const uint16_t* packed, int64_t m,
+                                    int64_t k, float* y, int64_t y_stride);
 
 struct CpuKernels {
   const char* name;  // "avx512", "avx2" or "scalar"
@@ -66,11 +80,18 @@ struct CpuKernels {
   DotProductsBf16Kernel dot_products_bf16;
   WeightedSumBf16Kernel weighted_sum_bf16;
   AttentionSoftmaxKernel attention_softmax;
+  // Null where the CPU has no AVX512-BF16 (then prefill is float32 only).
+  ToBf16Kernel to_bf16 = nullptr;
+  PackBf16Kernel pack_bf16 = nullptr;
+  Bf16ProductsKernel bf16_products = nullptr;
 };
 
 const CpuKernels& scalar_kernels();
 const CpuKernels* avx2_kernels();    // null when not compiled in or not supported by this CPU
-const CpuKernels* avx512_kernels();  // needs AVX-512 F/BW/VL/VBMI
+const CpuKernels* avx512_kernels();  // needs AVX-512 F/BW/VL/VBMI; has the bf16 product with AVX512-BF16
+
+// Fills the bf16 product's kernels (to_bf16, pack_bf16, bf16_products) where the CPU has AVX512-BF16.
+void add_avx512bf16_products(CpuKernels& kernels);
 
 // The best set this CPU supports, or the one GPTOSS_CPU_KERNELS (scalar|avx2|avx512) names.
 const CpuKernels& best_cpu_kernels();

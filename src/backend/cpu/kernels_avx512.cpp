@@ -113,7 +113,13 @@ const CpuKernels* avx512_kernels() {
   const bool supported = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                          __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vbmi") &&
                          __builtin_cpu_supports("fma");
-  return supported && cpu_has_f16c() ? &Kernels<Avx512>::table("avx512") : nullptr;
+  if (!supported || !cpu_has_f16c()) return nullptr;
+  static const CpuKernels kernels = [] {
+    CpuKernels k = Kernels<Avx512>::table("avx512");
+    add_avx512bf16_products(k);
+    return k;
+  }();
+  return &kernels;
 }
 
 }  // namespace gptoss

@@ -1,7 +1,11 @@
 #include "backend/cpu/linear.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <string>
 #include <vector>
+
+#include "gptoss/error.h"
 
 
 namespace gptoss {
@@ -19,9 +23,47 @@ void add_bias(const LinearArgs& a, int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) a.y[i * a.y_stride + r] += a.bias[r];
 }
 
+// Prefill in bf16: x is rounded once per call (all weight blocks share it); each block of
+// kBf16PackRows weight rows is dequantized to float32, then rounded and packed for vdpbf16ps.
+void prefill_bf16(const LinearArgs& a, const MatrixSlice& w, ThreadPool& pool, const CpuKernels& kernels) {
+  const int64_t rows = a.w->rows, cols = a.w->cols;
+  std::vector<uint16_t> x(static_cast<size_t>(a.n * cols));
+  pool.parallel_for(a.n, 16, [&](int64_t i0, int64_t i1, int) {
+    kernels.to_bf16(a.x + i0 * cols, (i1 - i0) * cols, x.data() + i0 * cols);
+  });
+  const DequantizeRowsKernel dequantize = kernels.dequantize(w);
+  const int64_t blocks = (rows + kBf16PackRows - 1) / kBf16PackRows;
+  pool.parallel_for(blocks, 1, [&](int64_t b0, int64_t b1, int thread) {
+    std::vector<float>& rows_f32 = pool.scratch(thread);
+    rows_f32.resize(static_cast<size_t>(kBf16PackRows * cols));
+    thread_local std::vector<uint16_t> packed;
+    packed.resize(rows_f32.size());
+    for (int64_t b = b0; b < b1; ++b) {
+      const int64_t r0 = b * kBf16PackRows, r1 = std::min(rows, r0 + kBf16PackRows);
+      dequantize(w, r0, r1, rows_f32.data());
+      kernels.pack_bf16(rows_f32.data(), r1 - r0, cols, packed.data());
+      kernels.bf16_products(x.data(), a.n, cols, packed.data(), r1 - r0, cols, a.y + r0, a.y_stride);
+      add_bias(a, r0, r1);
+    }
+  });
+}
+
 }  // namespace
 
-void linear(const LinearArgs& a, ThreadPool& pool, const CpuKernels& kernels) {
+LinearPrecision prefill_precision() {
+  static const LinearPrecision chosen = [] {
+    const char* wanted = std::getenv("GPTOSS_PREFILL");
+    const std::string name = wanted != nullptr ? wanted : "";
+    if (name.empty() || name == "f32") return LinearPrecision::f32;
+    if (name != "bf16") throw Error("GPTOSS_PREFILL=" + name + ": expected f32 or bf16");
+    if (best_cpu_kernels().bf16_products == nullptr)
+      throw Error("GPTOSS_PREFILL=bf16: kernels " + std::string(best_cpu_kernels().name) + " have no bf16 product (needs AVX512-BF16)");
+    return LinearPrecision::bf16;
+  }();
+  return chosen;
+}
+
+void linear(const LinearArgs& a, ThreadPool& pool, const CpuKernels& kernels, LinearPrecision precision) {
   const MatrixSlice w = slice(*a.w, a.matrix);
   const int64_t rows = a.w->rows, cols = a.w->cols;
   if (a.n <= kMaxFusedInputs) {
@@ -34,6 +76,7 @@ void linear(const LinearArgs& a, ThreadPool& pool, const CpuKernels& kernels) {
     });
     return;
   }
+  if (precision == LinearPrecision::bf16 && kernels.bf16_products != nullptr) return prefill_bf16(a, w, pool, kernels);
   const DequantizeRowsKernel dequantize = kernels.dequantize(w);
   const int64_t blocks = (rows + kDequantizedRows - 1) / kDequantizedRows;
   pool.parallel_for(blocks, 1, [&](int64_t b0, int64_t b1, int thread) {

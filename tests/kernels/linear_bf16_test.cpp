@@ -1,0 +1,134 @@
+// The bf16 prefill path (AVX512-BF16) at gpt-oss-20b shapes, on random data: against a double
+// reference on the same bf16-rounded inputs and weights (only float32 summation differs), and
+// against the exact float32 reference (the cost of rounding to bf16).
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "backend/cpu/linear.h"
+#include "kernels/weight_fixtures.h"
+#include "quant/float_formats.h"
+#include "support/test_support.h"
+
+namespace gptoss {
+namespace {
+
+// The AVX-512 set with its bf16 product, or null where this CPU lacks AVX512-BF16.
+const CpuKernels* bf16_kernels() {
+  const CpuKernels* k = avx512_kernels();
+  return k != nullptr && k->bf16_products != nullptr ? k : nullptr;
+}
+
+#define GPTOSS_REQUIRE_BF16()                                                                              \
+  if (bf16_kernels() == nullptr) GTEST_SKIP() << "this CPU has no AVX512-BF16: the bf16 prefill path is NOT tested"
+
+TEST(LinearBf16, ToBf16RoundsToNearestEvenAtEveryLength) {
+  GPTOSS_REQUIRE_BF16();
+  const auto x = test::random_floats(100, 3);
+  for (int64_t count : {1, 15, 16, 17, 31, 32, 33, 63, 64, 100}) {
+    std::vector<uint16_t> out(101, 0xabcd);
+    bf16_kernels()->to_bf16(x.data(), count, out.data());
+    for (int64_t i = 0; i < count; ++i) ASSERT_EQ(out[size_t(i)], f32_to_bf16(x[size_t(i)])) << count << " values, " << i;
+    EXPECT_EQ(out[size_t(count)], 0xabcd) << "wrote past " << count << " values";
+  }
+}
+
+// y from the bf16 path, for n inputs through matrix 0 of m with a bias, checked on every
+// fifth row (all positions within the 4-row and 16-row blocks) and the last row.
+void expect_bf16_close(const Matrix& m, const std::string& what) {
+  ThreadPool pool(2);
+  const auto bias = test::random_floats(static_cast<size_t>(m.rows), 8);
+  for (int64_t n : {5, 64, 200}) {
+    const auto x = test::random_floats(static_cast<size_t>(n * m.cols), 7 + static_cast<uint32_t>(n));
+    std::vector<float> y(static_cast<size_t>(n * m.rows), NAN);
+    linear({x.data(), n, &m, 0, bias.data(), y.data(), m.rows}, pool, *bf16_kernels(), LinearPrecision::bf16);
+    for (float v : y) ASSERT_TRUE(std::isfinite(v)) << what << ": an output was not written";
+    std::vector<double> exact, rounded;  // the two references at the checked rows
+    std::vector<float> got;
+    std::vector<float> row(static_cast<size_t>(m.cols));
+    std::vector<int64_t> checked;
+    for (int64_t r = 0; r < m.rows; r += 5) checked.push_back(r);
+    if (checked.back() != m.rows - 1) checked.push_back(m.rows - 1);
+    for (int64_t r : checked) {
+      dequantize_row(m, 0, r, row.data());
+      for (int64_t i = 0; i < n; ++i) {
+        double e = bias[size_t(r)], b = bias[size_t(r)];
+        for (int64_t c = 0; c < m.cols; ++c) {
+          const float xc = x[size_t(i * m.cols + c)], wc = row[size_t(c)];
+          e += double(xc) * wc;
+          b += double(round_to_bf16(xc)) * round_to_bf16(wc);
+        }
+        exact.push_back(e);
+        rounded.push_back(b);
+        got.push_back(y[size_t(i * m.rows + r)]);
+      }
+    }
+    double scale = 0, to_rounded = 0, to_exact = 0;
+    for (size_t j = 0; j < got.size(); ++j) {
+      scale = std::max(scale, std::abs(exact[j]));
+      to_rounded = std::max(to_rounded, std::abs(got[j] - rounded[j]));
+      to_exact = std::max(to_exact, std::abs(got[j] - exact[j]));
+    }
+    std::printf("%s, %lld inputs: max |y| %.3g, error vs bf16-rounded reference %.2e, vs exact %.2e (relative)\n",
+                what.c_str(), static_cast<long long>(n), scale, to_rounded / scale, to_exact / scale);
+    EXPECT_LE(to_rounded, 1e-5 * scale) << what << ", " << n << " inputs, vs the bf16-rounded reference";
+    EXPECT_LE(to_exact, 1e-2 * scale) << what << ", " << n << " inputs, vs the exact reference";
+  }
+}
+
+TEST(LinearBf16, QProjBf16MatchesReferences) {
+  GPTOSS_REQUIRE_BF16();
+  expect_bf16_close(test::dense(WeightFormat::bf16, 1, 4096, 2880, 21).m, "bf16 q_proj [2880 -> 4096]");
+}
+
+TEST(LinearBf16, Affine5BitExpertMatchesReferences) {
+  GPTOSS_REQUIRE_BF16();
+  expect_bf16_close(test::affine(5, 32, ScaleType::bf16, 1, 2880, 2880, 22).m, "affine 5-bit gs32 [2880 -> 2880]");
+}
+
+TEST(LinearBf16, Mxfp4ExpertMatchesReferences) {
+  GPTOSS_REQUIRE_BF16();
+  expect_bf16_close(test::mxfp4(1, 2880, 2880, 23).m, "mxfp4 [2880 -> 2880]");
+}
+
+// Odd row counts (a partial 32-row block, partial 8-input blocks), a stack's second matrix and
+// an output row stride wider than the matrix (the padding must stay untouched).
+TEST(LinearBf16, PartialBlocksAndStackedMatrices) {
+  GPTOSS_REQUIRE_BF16();
+  const test::OwnedMatrix o = test::affine(4, 64, ScaleType::f16, 2, 37, 256, 24);
+  constexpr int64_t kStride = 40;
+  ThreadPool pool(2);
+  for (int64_t n : {5, 9, 17}) {
+    const auto x = test::random_floats(static_cast<size_t>(n * 256), 25);
+    std::vector<float> expected(static_cast<size_t>(n * kStride)), y(expected.size(), NAN);
+    linear_reference({x.data(), n, &o.m, 1, nullptr, expected.data(), kStride});
+    linear({x.data(), n, &o.m, 1, nullptr, y.data(), kStride}, pool, *bf16_kernels(), LinearPrecision::bf16);
+    double scale = 0, worst = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      for (int64_t r = 0; r < 37; ++r) {
+        const auto at = static_cast<size_t>(i * kStride + r);
+        ASSERT_TRUE(std::isfinite(y[at])) << "output " << i << ", " << r << " was not written";
+        scale = std::max(scale, std::abs(double(expected[at])));
+        worst = std::max(worst, std::abs(double(y[at]) - expected[at]));
+      }
+      for (int64_t r = 37; r < kStride; ++r) ASSERT_TRUE(std::isnan(y[static_cast<size_t>(i * kStride + r)])) << "padding written";
+    }
+    EXPECT_LE(worst, 1e-2 * scale) << n << " inputs";
+  }
+}
+
+// Kernel sets without a bf16 product keep float32 whatever the precision asked.
+TEST(LinearBf16, SetsWithoutBf16ProductStayExact) {
+  const test::OwnedMatrix o = test::affine(5, 32, ScaleType::bf16, 1, 40, 128, 26);
+  ThreadPool pool(2);
+  const auto x = test::random_floats(16 * 128, 27);
+  std::vector<float> expected(16 * 40), y(expected.size(), NAN);
+  linear_reference({x.data(), 16, &o.m, 0, nullptr, expected.data(), 40});
+  linear({x.data(), 16, &o.m, 0, nullptr, y.data(), 40}, pool, scalar_kernels(), LinearPrecision::bf16);
+  double scale = 0;
+  for (float v : expected) scale = std::max(scale, double(std::abs(v)));
+  for (size_t i = 0; i < y.size(); ++i) ASSERT_LE(std::abs(double(y[i]) - expected[i]), 1e-5 * scale);
+}
+
+}  // namespace
+}  // namespace gptoss
