@@ -10,9 +10,8 @@ void BatchBuilder::clear() {
   layout_.block_tables.clear();
 }
 
-int64_t BatchBuilder::add(const SequenceKv& kv, int32_t start, std::span<const int32_t> tokens, LogitsWanted logits) {
-  const auto first_output = static_cast<int64_t>(layout_.output_rows.size());
-  if (tokens.empty()) return first_output;
+void BatchBuilder::add(const SequenceKv& kv, int32_t start, std::span<const int32_t> tokens, LogitsWanted logits) {
+  if (tokens.empty()) return;
   BatchLayout::Sequence seq;
   seq.start_position = start;
   seq.first_row = layout_.rows();
@@ -32,7 +31,6 @@ int64_t BatchBuilder::add(const SequenceKv& kv, int32_t start, std::span<const i
   else if (logits == LogitsWanted::last)
     layout_.output_rows.push_back(seq.first_row + seq.rows - 1);
   layout_.sequences.push_back(seq);
-  return first_output;
 }
 
 }  // namespace gptoss

@@ -14,8 +14,8 @@ class BatchBuilder {
  public:
   void clear();
   // Appends `tokens` of a sequence whose cache holds positions [0, start) and has blocks
-  // reserved for the new ones. Returns the index of its first output row (if any).
-  int64_t add(const SequenceKv& kv, int32_t start, std::span<const int32_t> tokens, LogitsWanted logits);
+  // reserved for the new ones. Output rows (logits) follow the order of the calls.
+  void add(const SequenceKv& kv, int32_t start, std::span<const int32_t> tokens, LogitsWanted logits);
   const BatchLayout& layout() const { return layout_; }
   int64_t rows() const { return layout_.rows(); }
 

@@ -301,14 +301,12 @@ bool Scheduler::State::run_step() {
   }
 
   batch.clear();
-  std::vector<int64_t> output_of(planned.size());
-  for (size_t i = 0; i < planned.size(); ++i) {
-    const Planned& p = planned[i];
-    output_of[i] = batch.add(*p.request->kv, p.start,
-                             std::span<const int32_t>(p.request->tokens).subspan(static_cast<size_t>(p.start),
-                                                                                 static_cast<size_t>(p.rows)),
-                             p.sample ? LogitsWanted::last : LogitsWanted::none);
-  }
+  // Logits rows come out in this order: sample() walks the sampled requests the same way.
+  for (const Planned& p : planned)
+    batch.add(*p.request->kv, p.start,
+              std::span<const int32_t>(p.request->tokens).subspan(static_cast<size_t>(p.start),
+                                                                  static_cast<size_t>(p.rows)),
+              p.sample ? LogitsWanted::last : LogitsWanted::none);
   const double forward_start = now_seconds();
   const Activations logits = forward.run(batch.layout(), layers, nullptr, options.should_stop);
   for (const Planned& p : planned) {
