@@ -41,7 +41,10 @@ inline float exp_nonpositive(float x) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.f;
-  return p * std::bit_cast<float>((static_cast<int32_t>(k) + 127) * (1 << 23));
+  // A NaN logit (NaN weights) must come out NaN, for the caller to name it; converting a NaN k
+  // to an integer would be undefined, so its exponent part is taken as 1 (p is NaN already).
+  const int32_t exponent = k == k ? static_cast<int32_t>(k) : 0;
+  return p * std::bit_cast<float>((exponent + 127) * (1 << 23));
 }
 
 // Blocks of float partial sums (16 lanes, ≤ 64 terms each), added up in double.
