@@ -4,15 +4,11 @@
 #include <bit>
 #include <cmath>
 
+#include "util/multiversion.h"
+
 namespace gptoss {
 
 namespace {
-
-#if defined(__x86_64__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-#define GPTOSS_MULTIVERSION __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define GPTOSS_MULTIVERSION
-#endif
 
 // Non-NaN floats order like these integers (negative floats have their magnitude bits flipped),
 // so the maximum becomes an integer reduction, which compilers vectorise without -ffast-math.

@@ -1,12 +1,8 @@
 #include "backend/cpu/vector_math.h"
 
-namespace gptoss {
+#include "util/multiversion.h"
 
-#if defined(__x86_64__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-#define GPTOSS_MULTIVERSION __attribute__((target_clones("avx512f", "avx2,fma", "default")))
-#else
-#define GPTOSS_MULTIVERSION
-#endif
+namespace gptoss {
 
 // Sixteen independent partial sums: lets the compiler vectorise without reassociating.
 GPTOSS_MULTIVERSION float dot(const float* a, const float* b, int64_t n) {
