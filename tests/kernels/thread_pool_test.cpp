@@ -73,7 +73,7 @@ TEST(ThreadPool, RefusesNegativeAndAbsurdThreadCounts) {
   EXPECT_THROW(ThreadPool(10000), Error);
 }
 
-#if !defined(__SANITIZE_ADDRESS__)  // ASan reserves terabytes of address space: RLIMIT_AS breaks it
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)  // their shadow memory needs the address space RLIMIT_AS takes
 // When the system cannot start the threads (here: no address space left for their stacks), the
 // constructor throws instead of hanging on the workers it did start.
 TEST(ThreadPool, FailsCleanlyWhenThreadsCannotStart) {
