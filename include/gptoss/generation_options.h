@@ -2,9 +2,11 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "gptoss/sampler.h"
+#include "gptoss/token_constraint.h"
 
 namespace gptoss {
 
@@ -18,6 +20,9 @@ struct GenerationOptions {
   // Ids ≥ this are never sampled (the model's 201,088 rows pad beyond the tokenizer's
   // 200,019 ids); 0: the model's whole vocabulary.
   int32_t sample_vocab_size = 0;
+  // Limits the tokens each step may choose (structured outputs); null: any token. It keeps the
+  // generation's state, so each request needs its own.
+  std::shared_ptr<TokenConstraint> constraint;
 };
 
 enum class FinishReason {

@@ -74,6 +74,7 @@ struct SampleRequest {
   double uniform = 0;                  // the draw's quantile in [0, 1), from the request's generator
   bool logprobs = false;               // report the chosen token's log-probability
   int top_logprobs = 0;                // and the log-probabilities of this many most probable tokens
+  std::span<const uint32_t> allowed;   // a bit per id (TokenConstraint); empty: every token
 };
 
 struct SampleResult {

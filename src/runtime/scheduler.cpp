@@ -37,6 +37,7 @@ struct Scheduler::Request {
 
   // The stepping thread's.
   std::optional<SequenceKv> kv;
+  std::vector<uint32_t> allowed;  // the constraint's mask for the token being sampled
   int32_t computed = 0;  // tokens whose keys and values are in kv
   int generated = 0;
   double first_token_time = 0;
@@ -100,6 +101,7 @@ struct Scheduler::State {
   void finish(const Handle& r, FinishReason reason);
   void release(Request& r);
   void sample(std::vector<Planned>& planned, const Activations& logits);
+  bool constrain(const Handle& request, SampleRequest& s);
   void accept(Request& r, const SampleResult& result);
   void publish_counters();  // with the mutex held
 };
@@ -210,6 +212,7 @@ void Scheduler::State::plan(std::vector<Planned>& planned) {
 }
 
 void Scheduler::State::accept(Request& r, const SampleResult& result) {
+  if (r.options.constraint) r.options.constraint->accept(result.token);
   r.tokens.push_back(result.token);
   ++r.generated;
   const double now = now_seconds();
@@ -231,6 +234,7 @@ void Scheduler::State::accept(Request& r, const SampleResult& result) {
 void Scheduler::State::sample(std::vector<Planned>& planned, const Activations& logits) {
   std::vector<Handle> rows;
   std::vector<SampleRequest> requests;
+  std::vector<bool> sampled;  // false: the row's request ended without a token (its constraint)
   for (const Planned& p : planned) {
     if (!p.sample) continue;
     Request& r = *p.request;
@@ -242,6 +246,8 @@ void Scheduler::State::sample(std::vector<Planned>& planned, const Activations& 
     s.uniform = s.options->temperature == 0 ? 0.0 : r.sampler.next_uniform();
     s.logprobs = r.options.logprobs || r.options.top_logprobs > 0;
     s.top_logprobs = r.options.top_logprobs;
+    // Every sampled row keeps its place: the logits rows are in this order.
+    sampled.push_back(!r.options.constraint || constrain(p.request, s));
     requests.push_back(s);
     rows.push_back(p.request);
   }
@@ -259,12 +265,32 @@ void Scheduler::State::sample(std::vector<Planned>& planned, const Activations& 
         backend.sample(forward.context(), row, {&requests[i], 1}, {&results[i], 1});
       } catch (const Error& e) {
         results[i].token = -1;
-        fail(rows[i], e.what());
+        if (sampled[i]) fail(rows[i], e.what());
       }
     }
   }
   for (size_t i = 0; i < rows.size(); ++i)
-    if (results[i].token >= 0) accept(*rows[i], results[i]);
+    if (sampled[i] && results[i].token >= 0) accept(*rows[i], results[i]);
+}
+
+// Asks the request's constraint which tokens may come next. False: the request ended instead
+// (its constraint allows nothing more, or failed), and its row's token is to be ignored.
+bool Scheduler::State::constrain(const Handle& request, SampleRequest& s) {
+  Request& r = *request;
+  r.allowed.assign((static_cast<size_t>(s.vocab_size) + 31) / 32, 0);
+  try {
+    r.options.constraint->allowed_tokens(r.allowed);
+  } catch (const std::exception& e) {
+    fail(request, std::string("token constraint: ") + e.what());
+    return false;
+  }
+  if (std::all_of(r.allowed.begin(), r.allowed.end(), [](uint32_t word) { return word == 0; })) {
+    std::lock_guard lock(mutex);
+    r.finish = FinishReason::stop;  // the constrained output is complete
+    return false;
+  }
+  s.allowed = r.allowed;
+  return true;
 }
 
 bool Scheduler::State::run_step() {

@@ -157,7 +157,8 @@ int32_t draw(std::span<const Candidate> candidates, double temperature, double q
 namespace sampling {
 
 int32_t sample_row(const SamplerOptions& options, int32_t vocab_size, std::span<const float> logits,
-                   std::span<const int32_t> history, double quantile, Workspace& w) {
+                   std::span<const int32_t> history, double quantile, Workspace& w,
+                   std::span<const uint32_t> allowed) {
   const auto vocab = static_cast<size_t>(vocab_size);
   if (logits.size() < vocab)
     throw Error("sampler: a row of " + std::to_string(logits.size()) + " logits for a vocabulary of " +
@@ -167,10 +168,18 @@ int32_t sample_row(const SamplerOptions& options, int32_t vocab_size, std::span<
   for (size_t i = 0; i < vocab; ++i)
     if (!std::isfinite(w.logits[i]))
       throw Error("sampler: the logit of token " + std::to_string(i) + " is " + show(w.logits[i]));
+  const auto is_allowed = [&](size_t id) { return allowed.empty() || (allowed[id / 32] >> (id % 32) & 1u) != 0; };
+  if (!allowed.empty()) {
+    if (allowed.size() < (vocab + 31) / 32) throw Error("sampler: the allowed-token mask is shorter than the vocabulary");
+    for (size_t i = 0; i < vocab; ++i)
+      if (!is_allowed(i)) w.logits[i] = -INFINITY;  // argmax still prefers any allowed token
+  }
   if (options.temperature == 0) return argmax(w.logits);
 
-  w.candidates.resize(vocab);
-  for (size_t i = 0; i < vocab; ++i) w.candidates[i] = {w.logits[i], static_cast<int32_t>(i)};
+  w.candidates.clear();
+  for (size_t i = 0; i < vocab; ++i)
+    if (is_allowed(i)) w.candidates.push_back({w.logits[i], static_cast<int32_t>(i)});
+  if (w.candidates.empty()) throw Error("sampler: the constraint allows no token");
   if (options.top_p > 0 && options.top_p < 1) keep_top_p(w.candidates, options.top_p, log_sum_exp(w.candidates));
   if (options.min_p != 0) keep_min_p(w.candidates, options.min_p, options.min_tokens_to_keep);
   if (options.top_k > 0) keep_top_k(w.candidates, options.top_k);

@@ -58,10 +58,12 @@ struct Workspace {
 };
 
 // Every step on one row: the processors, then argmax at temperature 0, else the filters and a
-// draw at `quantile`. Throws gptoss::Error for a row shorter than vocab_size or a non-finite
-// logit after the processors.
+// draw at `quantile`. `allowed` (a bit per id, see TokenConstraint; empty: all) leaves only
+// those tokens as candidates, before the filters. Throws gptoss::Error for a row shorter than
+// vocab_size or a non-finite logit after the processors.
 int32_t sample_row(const SamplerOptions& options, int32_t vocab_size, std::span<const float> logits,
-                   std::span<const int32_t> history, double quantile, Workspace& workspace);
+                   std::span<const int32_t> history, double quantile, Workspace& workspace,
+                   std::span<const uint32_t> allowed = {});
 
 // The log-probability of `token` under softmax(logits) (the model's own distribution), and the
 // `top` most probable tokens with theirs, best first.

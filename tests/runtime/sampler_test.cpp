@@ -166,6 +166,42 @@ TEST(SamplerDistribution, FiltersChainedThenTemperature) {
   expect_distribution(kLogits, options, expected);
 }
 
+// A token constraint's mask: the draw is over the allowed tokens only, as if the others had
+// logit −∞, with the filters ranking the allowed ones.
+TEST(SamplerDistribution, AllowedMaskRemovesTokensBeforeTheFilters) {
+  const std::vector<uint32_t> allowed = {0b1011'0110'1101u};  // ids 0, 2, 3, 5, 6, 8, 9, 11
+  std::vector<float> masked = kVocabLogits;
+  for (size_t i = 0; i < masked.size(); ++i)
+    if ((allowed[0] >> i & 1u) == 0) masked[i] = -1e30f;
+  for (const SamplerOptions& options : {with(1.0f), with(1.3f, 0.8f), with(0.9f, 1, 0.2f), with(1.0f, 1, 0, 3)}) {
+    const auto expected = mlx_lm_distribution(masked, options);
+    sampling::Workspace w;
+    std::mt19937_64 rng(7);
+    std::vector<int> counts(kVocabLogits.size());
+    const int draws = 100000;
+    for (int i = 0; i < draws; ++i)
+      ++counts[static_cast<size_t>(sampling::sample_row(options, 12, kLogits, {}, sampling::uniform(rng), w, allowed))];
+    double chi_square = 0;
+    int categories = 0;
+    for (size_t i = 0; i < expected.size(); ++i) {
+      if (expected[i] == 0) {
+        EXPECT_EQ(counts[i], 0) << "token " << i;
+        continue;
+      }
+      const double e = expected[i] * draws;
+      chi_square += (counts[i] - e) * (counts[i] - e) / e;
+      ++categories;
+    }
+    ASSERT_GE(categories, 2);
+    EXPECT_LT(chi_square, kChiSquare999[categories - 2]);
+  }
+  sampling::Workspace w;
+  const std::vector<uint32_t> without_best = {0b1011'0110'1100u};  // id 0, the argmax, not allowed
+  EXPECT_EQ(sampling::sample_row({}, 12, kLogits, {}, 0, w, without_best), 2);  // greedy: the best allowed
+  const std::vector<uint32_t> none = {0};
+  EXPECT_THROW(sampling::sample_row(with(1.0f), 12, kLogits, {}, 0.5, w, none), Error);
+}
+
 TEST(Sampler, TemperatureZeroIsArgmaxWithLowestIdOnTies) {
   Sampler sampler({}, 5);
   const std::vector<float> tied = {1.f, 3.f, 0.f, 3.f, 2.f};

@@ -180,5 +180,54 @@ TEST_F(SchedulerTest, BadRequestsAreRefusedWithoutDisturbingOthers) {
   EXPECT_EQ(out.tokens.size(), 62u);  // positions 3..63 computed: 61 more tokens fed after the first
 }
 
+// Allows a fixed random set of ids for `length` tokens, then nothing; records what it was told.
+class RandomSetConstraint : public TokenConstraint {
+ public:
+  RandomSetConstraint(uint32_t seed, int length) : rng_(seed), length_(length) {}
+  void allowed_tokens(std::span<uint32_t> allowed) override {
+    current_.clear();
+    if (static_cast<int>(accepted.size()) >= length_) return;
+    std::uniform_int_distribution<int32_t> id(0, static_cast<int32_t>(allowed.size() * 32) - 1);
+    for (int i = 0; i < 5; ++i) current_.push_back(id(rng_));
+    for (const int32_t t : current_) allowed[static_cast<size_t>(t) / 32] |= 1u << (t % 32);
+  }
+  void accept(int32_t token) override {
+    EXPECT_NE(std::find(current_.begin(), current_.end(), token), current_.end()) << "token " << token;
+    accepted.push_back(token);
+  }
+  std::vector<int32_t> accepted;
+
+ private:
+  std::mt19937 rng_;
+  int length_;
+  std::vector<int32_t> current_;
+};
+
+TEST_F(SchedulerTest, ConstrainedRequestsChooseOnlyAllowedTokensAndEndWhenNothingIs) {
+  std::mt19937 rng(4);
+  Scheduler s(*model_, {.max_running = 4, .context_length = 1024, .kv = kExactKv});
+  std::vector<std::shared_ptr<RandomSetConstraint>> constraints;
+  std::vector<Scheduler::Handle> handles;
+  const std::vector<int32_t> plain_prompt = random_prompt(rng, 20);
+  const Scheduler::Handle plain = s.submit(plain_prompt, greedy(8));  // unconstrained, in the same batch
+  for (int i = 0; i < 3; ++i) {
+    GenerationOptions o = greedy(100);
+    o.sampler.temperature = i == 0 ? 0.0f : 1.0f;
+    o.sampler.seed = i;
+    constraints.push_back(std::make_shared<RandomSetConstraint>(10 + i, 6 + i));
+    o.constraint = constraints.back();
+    handles.push_back(s.submit(random_prompt(rng, 30 + i), o));
+  }
+  const Output plain_out = drain(s, plain);
+  for (int i = 0; i < 3; ++i) {
+    const Output out = drain(s, handles[static_cast<size_t>(i)]);
+    EXPECT_EQ(out.tokens, constraints[static_cast<size_t>(i)]->accepted);
+    EXPECT_EQ(out.tokens.size(), static_cast<size_t>(6 + i));
+    EXPECT_EQ(s.finish_reason(handles[static_cast<size_t>(i)]), FinishReason::stop);
+  }
+  EXPECT_EQ(plain_out.tokens, alone(plain_prompt, greedy(8)).tokens);
+  EXPECT_EQ(s.counters().kv_blocks_used, 0);
+}
+
 }  // namespace
 }  // namespace gptoss

@@ -124,7 +124,7 @@ void CpuBackend::sample(ExecutionContext& ctx, Activations logits, std::span<con
     const std::span<const float> row(logits.f32() + static_cast<int64_t>(i) * logits.cols,
                                      static_cast<size_t>(logits.cols));
     SampleResult& out = results[i];
-    out.token = sampling::sample_row(*r.options, r.vocab_size, row, r.history, r.uniform, w);
+    out.token = sampling::sample_row(*r.options, r.vocab_size, row, r.history, r.uniform, w, r.allowed);
     if (r.logprobs) sampling::log_probs_of(row, out.token, r.top_logprobs, out.logprob, out.top, w);
   }
 }
