@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   gptoss::tools::add_info_command(app);
   gptoss::tools::add_logits_command(app);
   gptoss::tools::add_perplexity_command(app);
+  gptoss::tools::add_serve_command(app);
   gptoss::tools::add_synth_command(app);
   gptoss::tools::add_tokenize_command(app);
   gptoss::tools::add_detokenize_command(app);

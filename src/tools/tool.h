@@ -18,6 +18,7 @@ void add_synth_command(CLI::App& app);
 void add_tokenize_command(CLI::App& app);
 void add_detokenize_command(CLI::App& app);
 void add_generate_command(CLI::App& app);
+void add_serve_command(CLI::App& app);
 
 // "1,2,3" → {1, 2, 3}; throws gptoss::Error naming the bad entry.
 std::vector<int32_t> parse_token_list(const std::string& text);

@@ -1,0 +1,46 @@
+// The Responses API's memory: each stored response's conversation (its prompt and its output as
+// harmony messages), so that a request naming it as previous_response_id continues from it, and
+// its JSON for GET /v1/responses/{id}. Bounded: beyond `capacity` responses the least recently
+// used is forgotten (a later reference to it gets 404), so memory cannot grow without limit.
+//
+// Thread-safe.
+#pragma once
+
+#include <cstddef>
+#include <list>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include <nlohmann/json.hpp>
+
+#include "gptoss/harmony.h"
+
+namespace gptoss::server {
+
+class ResponseStore {
+ public:
+  explicit ResponseStore(size_t capacity);
+
+  void put(const std::string& id, harmony::Conversation conversation, nlohmann::json response);
+  std::optional<harmony::Conversation> conversation(const std::string& id);
+  std::optional<nlohmann::json> response(const std::string& id);
+  bool erase(const std::string& id);
+  size_t size() const;
+
+ private:
+  struct Entry {
+    std::string id;
+    harmony::Conversation conversation;
+    nlohmann::json response;
+  };
+  Entry* find(const std::string& id);  // moves it to the front; the mutex held
+
+  size_t capacity_;
+  mutable std::mutex mutex_;
+  std::list<Entry> entries_;  // most recently used first
+  std::unordered_map<std::string, std::list<Entry>::iterator> index_;
+};
+
+}  // namespace gptoss::server
