@@ -437,5 +437,201 @@ TEST(ChatRequest, ResponseFormat) {
   EXPECT_EQ(chat_error(chat({{"response_format", "json"}})), "response_format");
 }
 
+// --- Responses -------------------------------------------------------------------------------
+
+std::string responses_prompt(const json& body) { return prompt_of(parse_responses_request, body); }
+std::string responses_error(const json& body, int status = 400) {
+  return error_param(parse_responses_request, body, status);
+}
+
+json responses(json fields) {
+  json body = {{"model", "gpt-oss-20b"}};
+  body.update(fields);
+  return body;
+}
+
+json flat_weather_tool() {
+  return {{"type", "function"},
+          {"name", "get_weather"},
+          {"description", "Gets the weather."},
+          {"parameters", kWeatherParameters},
+          {"strict", true}};
+}
+
+TEST(ResponsesRequest, InputStringIsOneUserMessage) {
+  const ApiRequest request = parse_responses_request(responses({{"input", "Hi"}}), test_context());
+  EXPECT_EQ(request.endpoint, Endpoint::responses);
+  EXPECT_EQ(harmony::render_text_for_completion(request.conversation), system_message() + kUserHi + kNext);
+  EXPECT_EQ(request.input_items, json::parse(R"([{"type": "message", "role": "user",
+                                                  "content": [{"type": "input_text", "text": "Hi"}]}])"));
+  EXPECT_TRUE(request.store);
+  EXPECT_FALSE(request.max_tokens_given);
+  EXPECT_EQ(request.generation.sampler.temperature, 1.0f);
+}
+
+TEST(ResponsesRequest, InstructionsReasoningAndEveryItemType) {
+  const json body = responses(json::parse(R"({
+    "instructions": "Be brief.",
+    "reasoning": {"effort": "high", "summary": "auto"},
+    "input": [
+      {"role": "developer", "content": "Use metric units."},
+      {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Weather in Oslo?"}]},
+      {"type": "reasoning", "id": "rs_1", "summary": [],
+       "content": [{"type": "reasoning_text", "text": "Call the tool."}]},
+      {"type": "function_call", "id": "fc_1", "call_id": "call_7", "name": "get_weather",
+       "arguments": "{\"location\":\"Oslo\"}"},
+      {"type": "function_call_output", "call_id": "call_7", "output": "-3"}
+    ]})"));
+  json with_tools = body;
+  with_tools["tools"] = {flat_weather_tool()};
+  const ApiRequest request = parse_responses_request(with_tools, test_context());
+  EXPECT_EQ(harmony::render_text_for_completion(request.conversation),
+            system_message("high", true) + weather_developer_message("Be brief.\n\nUse metric units.") +
+                "<|start|>user<|message|>Weather in Oslo?<|end|>"
+                "<|start|>assistant<|channel|>analysis<|message|>Call the tool.<|end|>"
+                "<|start|>assistant to=functions.get_weather<|channel|>commentary <|constrain|>json<|message|>"
+                "{\"location\":\"Oslo\"}<|call|>"
+                "<|start|>functions.get_weather to=assistant<|channel|>commentary<|message|>-3<|end|>" +
+                kNext);
+  EXPECT_EQ(request.instructions, "Be brief.");
+  EXPECT_EQ(request.input_items, with_tools["input"]);
+  EXPECT_EQ(request.tool_call_names, (std::map<std::string, std::string>{{"call_7", "get_weather"}}));
+}
+
+TEST(ResponsesRequest, AnEarlierAnswerAndReasoningFromItsSummary) {
+  const json body = responses(json::parse(R"({"reasoning_effort": "low", "input": [
+    {"role": "user", "content": "2 + 2?"},
+    {"type": "reasoning", "summary": [{"type": "summary_text", "text": "Simple sum."}]},
+    {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "4", "annotations": []}]},
+    {"role": "user", "content": "Times 3?"},
+    {"type": "reasoning", "summary": [{"type": "summary_text", "text": "Multiply with a tool."}]},
+    {"type": "function_call", "call_id": "c", "name": "multiply", "arguments": "{\"a\":4,\"b\":3}"}
+  ]})"));
+  EXPECT_EQ(responses_prompt(body),
+            system_message("low") +
+                "<|start|>user<|message|>2 + 2?<|end|><|start|>assistant<|channel|>final<|message|>4<|end|>"
+                "<|start|>user<|message|>Times 3?<|end|>"
+                "<|start|>assistant<|channel|>analysis<|message|>Multiply with a tool.<|end|>"
+                "<|start|>assistant to=functions.multiply<|channel|>commentary <|constrain|>json<|message|>"
+                "{\"a\":4,\"b\":3}<|call|>" +
+                kNext);
+}
+
+// The stored conversation as the server keeps it: the previous request's prompt and its output.
+StoredResponse stored_weather_response() {
+  harmony::SystemContent system;
+  system.current_date = "2025-06-27";
+  harmony::DeveloperContent developer;
+  developer.instructions = "Old instructions.";
+  developer.tools = {{"get_weather", "Gets the weather.", kWeatherParameters.dump()}};
+  return {{harmony::Message::system(system), harmony::Message::developer(developer),
+           harmony::Message::user("Weather in Oslo?"), harmony::Message::assistant("analysis", "Call the tool."),
+           harmony::Message::tool_call("functions.get_weather", R"({"location":"Oslo"})")},
+          {{"call_42", "get_weather"}}};
+}
+
+TEST(ResponsesRequest, PreviousResponseComesFirstWithoutItsInstructions) {
+  ParseContext context = test_context();
+  context.previous = [](const std::string& id) -> std::optional<StoredResponse> {
+    if (id == "resp_1") return stored_weather_response();
+    return std::nullopt;
+  };
+  const json body = responses(json::parse(R"({"previous_response_id": "resp_1", "instructions": "New instructions.",
+    "input": [{"type": "function_call_output", "call_id": "call_42", "output": "{\"temperature\": -3}"}]})"));
+  json with_tools = body;
+  with_tools["tools"] = {flat_weather_tool()};
+  const std::string previous_turns =
+      "<|start|>user<|message|>Weather in Oslo?<|end|>"
+      "<|start|>assistant<|channel|>analysis<|message|>Call the tool.<|end|>"
+      "<|start|>assistant to=functions.get_weather<|channel|>commentary <|constrain|>json<|message|>"
+      "{\"location\":\"Oslo\"}<|call|>";
+  const std::string result =
+      "<|start|>functions.get_weather to=assistant<|channel|>commentary<|message|>{\"temperature\": -3}<|end|>";
+  const ApiRequest request = parse_responses_request(with_tools, context);
+  EXPECT_EQ(request.previous_response_id, "resp_1");
+  EXPECT_EQ(harmony::render_text_for_completion(request.conversation),
+            system_message("medium", true) + weather_developer_message("New instructions.") + previous_turns + result +
+                kNext);
+  EXPECT_EQ(request.tool_call_names, (std::map<std::string, std::string>{{"call_42", "get_weather"}}));
+
+  // Neither the instructions nor the tools carry over from the previous response.
+  json bare = body;
+  bare.erase("instructions");
+  EXPECT_EQ(harmony::render_text_for_completion(parse_responses_request(bare, context).conversation),
+            system_message() + previous_turns + result + kNext);
+
+  json unknown = body;
+  unknown["previous_response_id"] = "resp_2";
+  try {
+    parse_responses_request(unknown, context);
+    ADD_FAILURE() << "no error for an unknown previous response";
+  } catch (const ApiError& e) {
+    EXPECT_EQ(e.status(), 404);
+    EXPECT_EQ(e.param(), "previous_response_id");
+  }
+  // Without a store every previous response is unknown.
+  EXPECT_EQ(responses_error(body, 404), "previous_response_id");
+}
+
+TEST(ResponsesRequest, OptionsAndTheirErrors) {
+  const ApiRequest request = parse_responses_request(
+      responses(json::parse(R"({"input": "Hi", "max_output_tokens": 300, "temperature": 0.2, "top_p": 0.5,
+        "stream": true, "store": false, "metadata": {"user": "u1", "topic": "weather"},
+        "tools": [{"type": "function", "name": "f"}], "tool_choice": {"type": "function", "name": "f"},
+        "text": {"format": {"type": "json_schema", "name": "answer", "schema": {"type": "object"}, "strict": true}}})")),
+      test_context());
+  EXPECT_TRUE(request.max_tokens_given);
+  EXPECT_EQ(request.generation.max_tokens, 300);
+  EXPECT_EQ(request.generation.sampler.temperature, 0.2f);
+  EXPECT_EQ(request.generation.sampler.top_p, 0.5f);
+  EXPECT_TRUE(request.stream);
+  EXPECT_FALSE(request.store);
+  EXPECT_EQ(request.metadata, json::parse(R"({"user": "u1", "topic": "weather"})"));
+  EXPECT_EQ(request.tool_choice.kind, ToolChoice::Kind::named);
+  EXPECT_EQ(request.tool_choice.name, "f");
+  EXPECT_EQ(request.response_format.kind, StructuredOutput::Kind::json_schema);
+  EXPECT_EQ(request.response_format.name, "answer");
+  EXPECT_EQ(request.response_format.schema, json::parse(R"({"type": "object"})"));
+
+  const auto error = [](const char* fields) { return responses_error(responses(json::parse(fields))); };
+  EXPECT_EQ(error(R"({})"), "input");
+  EXPECT_EQ(error(R"({"input": []})"), "input");
+  EXPECT_EQ(error(R"({"input": 5})"), "input");
+  EXPECT_EQ(error(R"({"input": "Hi", "max_output_tokens": 0})"), "max_output_tokens");
+  EXPECT_EQ(error(R"({"input": "Hi", "tools": [{"type": "web_search"}]})"), "tools[0].type");
+  EXPECT_EQ(error(R"({"input": "Hi", "tools": [{"type": "function", "name": "f"}],
+                      "tool_choice": {"type": "function", "name": "g"}})"),
+            "tool_choice");
+  EXPECT_EQ(error(R"({"input": "Hi", "text": {"format": {"type": "json_schema", "name": "a"}}})"), "text.format.schema");
+  EXPECT_EQ(error(R"({"input": "Hi", "text": {"format": {"type": "xml"}}})"), "text.format.type");
+  EXPECT_EQ(error(R"({"input": "Hi", "reasoning": {"effort": "huge"}})"), "reasoning.effort");
+  EXPECT_EQ(error(R"({"input": "Hi", "store": "no"})"), "store");
+  EXPECT_EQ(error(R"({"input": "Hi", "metadata": {"a": 1}})"), "metadata.a");
+  EXPECT_EQ(error(R"({"input": "Hi", "metadata": ["a"]})"), "metadata");
+  EXPECT_EQ(error(R"({"input": "Hi", "instructions": ["a"]})"), "instructions");
+  EXPECT_EQ(error(R"({"input": "Hi", "previous_response_id": 3})"), "previous_response_id");
+  json many = json::object();
+  for (int i = 0; i < 17; ++i) many["k" + std::to_string(i)] = "v";
+  EXPECT_EQ(responses_error(responses({{"input", "Hi"}, {"metadata", many}})), "metadata");
+}
+
+TEST(ResponsesRequest, RefusesMalformedItems) {
+  const auto error = [](const char* input) { return responses_error(responses({{"input", json::parse(input)}})); };
+  EXPECT_EQ(error(R"([{"type": "web_search_call", "id": "ws_1"}])"), "input[0].type");
+  EXPECT_EQ(error(R"([{"role": "tool", "content": "x"}])"), "input[0].role");
+  EXPECT_EQ(error(R"([{"role": "user", "content": [{"type": "input_image", "image_url": "x"}]}])"),
+            "input[0].content[0].type");
+  EXPECT_EQ(error(R"([{"role": "user", "content": "Hi"},
+                      {"type": "function_call_output", "call_id": "nope", "output": "x"}])"),
+            "input[1].call_id");
+  EXPECT_EQ(error(R"([{"type": "function_call", "call_id": "c", "name": "f", "arguments": {}}])"),
+            "input[0].arguments");
+  EXPECT_EQ(error(R"([{"type": "function_call", "call_id": "c", "name": "f x", "arguments": "{}"}])"), "input[0].name");
+  EXPECT_EQ(error(R"([{"type": "function_call", "name": "f", "arguments": "{}"}])"), "input[0].call_id");
+  EXPECT_EQ(error(R"([{"type": "reasoning", "content": [{"type": "text", "text": "x"}]}])"),
+            "input[0].content[0].type");
+  EXPECT_EQ(error(R"([3])"), "input[0]");
+}
+
 }  // namespace
 }  // namespace gptoss::server
