@@ -633,5 +633,76 @@ TEST(ResponsesRequest, RefusesMalformedItems) {
   EXPECT_EQ(error(R"([3])"), "input[0]");
 }
 
+// --- Completions -----------------------------------------------------------------------------
+
+ApiRequest completion(json fields) {
+  json body = {{"model", "gpt-oss-20b"}};
+  body.update(fields);
+  return parse_completions_request(body, test_context());
+}
+
+std::string completions_error(json fields) {
+  json body = {{"model", "gpt-oss-20b"}};
+  body.update(fields);
+  return error_param(parse_completions_request, body);
+}
+
+TEST(CompletionsRequest, PromptForms) {
+  const ApiRequest text = completion({{"prompt", "<|start|>user<|message|>Hi"}});
+  EXPECT_EQ(text.endpoint, Endpoint::completions);
+  EXPECT_EQ(text.prompt_text, "<|start|>user<|message|>Hi");
+  EXPECT_TRUE(text.prompt_tokens.empty());
+  EXPECT_TRUE(text.conversation.empty());
+  EXPECT_EQ(completion({{"prompt", {"Once upon a time"}}}).prompt_text, "Once upon a time");
+  const ApiRequest tokens = completion({{"prompt", {200006, 1428, 0}}});
+  EXPECT_EQ(tokens.prompt_tokens, (std::vector<int32_t>{200006, 1428, 0}));
+  EXPECT_TRUE(tokens.prompt_text.empty());
+
+  EXPECT_EQ(completions_error(json::object()), "prompt");
+  EXPECT_EQ(completions_error({{"prompt", ""}}), "prompt");
+  EXPECT_EQ(completions_error({{"prompt", json::array()}}), "prompt");
+  EXPECT_EQ(completions_error({{"prompt", {"a", "b"}}}), "prompt");
+  EXPECT_EQ(completions_error({{"prompt", {1, -2}}}), "prompt[1]");
+  EXPECT_EQ(completions_error({{"prompt", {1, 2.5}}}), "prompt[1]");
+  EXPECT_EQ(completions_error({{"prompt", {1, "a"}}}), "prompt[1]");
+  EXPECT_EQ(completions_error({{"prompt", {{1, 2}, {3}}}}), "prompt[0]");
+  EXPECT_EQ(completions_error({{"prompt", {1, 4294967296}}}), "prompt[1]");
+  EXPECT_EQ(completions_error({{"prompt", 7}}), "prompt");
+}
+
+TEST(CompletionsRequest, OptionsAndDefaults) {
+  const ApiRequest defaults = completion({{"prompt", "x"}});
+  EXPECT_TRUE(defaults.max_tokens_given);
+  EXPECT_EQ(defaults.generation.max_tokens, 16);
+  EXPECT_FALSE(defaults.generation.logprobs);
+  EXPECT_FALSE(defaults.echo);
+  EXPECT_EQ(defaults.generation.sampler.temperature, 1.0f);
+
+  const ApiRequest request = completion(json::parse(R"({"prompt": "x", "max_tokens": 64, "logprobs": 3, "echo": true,
+    "n": 2, "stop": ["\n\n"], "temperature": 0.7, "seed": 5, "stream": true, "stream_options": {"include_usage": true}})"));
+  EXPECT_EQ(request.generation.max_tokens, 64);
+  EXPECT_TRUE(request.generation.logprobs);
+  EXPECT_EQ(request.generation.top_logprobs, 3);
+  EXPECT_TRUE(request.echo);
+  EXPECT_EQ(request.n, 2);
+  EXPECT_EQ(request.stop, std::vector<std::string>{"\n\n"});
+  EXPECT_EQ(request.generation.sampler.temperature, 0.7f);
+  EXPECT_EQ(request.generation.sampler.seed, 5u);
+  EXPECT_TRUE(request.include_usage);
+  const ApiRequest sampled_only = completion({{"prompt", "x"}, {"logprobs", 0}});
+  EXPECT_TRUE(sampled_only.generation.logprobs);
+  EXPECT_EQ(sampled_only.generation.top_logprobs, 0);
+
+  EXPECT_EQ(completions_error({{"prompt", "x"}, {"suffix", "end"}}), "suffix");
+  EXPECT_EQ(completions_error({{"prompt", "x"}, {"logprobs", 6}}), "logprobs");
+  EXPECT_EQ(completions_error({{"prompt", "x"}, {"logprobs", true}}), "logprobs");
+  EXPECT_EQ(completions_error({{"prompt", "x"}, {"max_tokens", 0}}), "max_tokens");
+  EXPECT_EQ(completions_error({{"prompt", "x"}, {"echo", 1}}), "echo");
+  EXPECT_EQ(completions_error({{"prompt", "x"}, {"n", 20}}), "n");
+  EXPECT_EQ(completions_error({{"prompt", "x"}, {"top_p", -1}}), "top_p");
+  EXPECT_EQ(completions_error({{"prompt", "x"}, {"stream_options", {{"include_usage", true}}}}), "stream_options");
+  EXPECT_EQ(error_param(parse_completions_request, json::parse(R"({"prompt": "x"})")), "model");
+}
+
 }  // namespace
 }  // namespace gptoss::server
