@@ -41,9 +41,10 @@ std::vector<harmony::FunctionTool> read_function_tools(const Field& tools, Endpo
     tool["type"].one_of({"function"});
     const Field function = endpoint == Endpoint::chat_completions ? tool["function"] : tool;
     function.object();
-    harmony::FunctionTool read = read_function(function);
-    if (declares(functions, read.name)) throw function["name"].invalid("a tool named '" + read.name + "' is declared twice");
-    functions.push_back(std::move(read));
+    harmony::FunctionTool declared = read_function(function);
+    if (declares(functions, declared.name))
+      throw function["name"].invalid("a tool named '" + declared.name + "' is declared twice");
+    functions.push_back(std::move(declared));
   }
   return functions;
 }
