@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -67,12 +68,24 @@ struct ApiRequest {
   std::string instructions;          // echoed back (already in the developer message)
   // The input items as given, for the stored response's history.
   nlohmann::json input_items = nlohmann::json::array();
+
+  // chat_completions and responses: call id → function name of every tool call in
+  // `conversation` (a previous response's included), which harmony messages do not carry. The
+  // server stores it with the answer's own calls, as StoredResponse::tool_call_names, so that a
+  // later function_call_output can name the function its call_id belongs to.
+  std::map<std::string, std::string> tool_call_names;
+};
+
+// A response kept for previous_response_id (responses endpoint).
+struct StoredResponse {
+  harmony::Conversation conversation;  // its prompt plus its output messages
+  std::map<std::string, std::string> tool_call_names;  // call id → function name, of every call in it
 };
 
 struct ParseContext {
-  // The conversation a stored response ended with (its prompt plus its output messages), by
-  // response id; nothing when unknown (the parser then throws 404 naming previous_response_id).
-  std::function<std::optional<harmony::Conversation>(const std::string& id)> previous;
+  // The stored response of that id; nothing when unknown (the parser then throws 404 naming
+  // previous_response_id).
+  std::function<std::optional<StoredResponse>(const std::string& id)> previous;
   std::string current_date;  // "YYYY-MM-DD" for the system message; empty: today
 };
 
