@@ -41,6 +41,7 @@ class CompletionStreamWriter {
   std::string end(const Usage& usage);
 
  private:
+  std::string echo(int index);  // the echo's chunk, before a choice's first
   std::string chunk(int index, const std::string& text, const std::vector<TokenLogprob>& logprobs,
                     nlohmann::json finish_reason);
 

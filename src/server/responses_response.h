@@ -30,14 +30,17 @@ struct ResponseInfo {
   nlohmann::json settings = response_settings(nlohmann::json::object());
 };
 
-// The `response` object of a finished generation: status "completed", or "incomplete" with
-// incomplete_details {reason: "max_output_tokens"} when it ran out of tokens.
+// The `response` object of a finished generation: status "completed"; "incomplete" with
+// incomplete_details {reason: "max_output_tokens"} when it ran out of tokens (finish_reason
+// "length"); "cancelled" when it was cancelled (no finish_reason).
 nlohmann::json response_object(const ResponseInfo& info, const AssembledOutput& output, const Usage& usage);
 
 // The events of a streamed response, as SSE text for the server to write, each with its
 // sequence_number: response.created and response.in_progress, then per output item
 // output_item.added, its parts and deltas, output_item.done, and last response.completed (or
-// response.incomplete) carrying response_object().
+// response.incomplete, for any other status) carrying response_object(). Reasoning items
+// announce their reasoning_text part with content_part.added/done, as messages do their
+// output_text part: the SDK's accumulator adds reasoning deltas only to a part it was told of.
 class ResponseStreamWriter {
  public:
   explicit ResponseStreamWriter(ResponseInfo info);
@@ -51,11 +54,14 @@ class ResponseStreamWriter {
 
  private:
   struct OpenItem {
-    OutputEvent::Kind kind;
-    nlohmann::json item;  // as output_item.done will carry it
-    std::string text;     // reasoning, message text or arguments so far
+    OutputEvent::Kind kind;  // reasoning, content or tool_call_start
+    int output_index = 0;
+    std::string id;
+    std::string text;  // reasoning, message text or arguments so far
+    std::vector<TokenLogprob> logprobs;
+    std::string call_id, name;
   };
-  std::string emit(const std::string& type, nlohmann::json event);
+  std::string emit(const char* type, nlohmann::json event);
   std::string open_item(const OutputEvent& event);
   std::string close_item();
 
