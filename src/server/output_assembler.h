@@ -6,7 +6,10 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "gptoss/generation_options.h"
@@ -59,6 +62,12 @@ struct AssembledOutput {
   std::vector<harmony::Message> messages;
 };
 
+// What a message of the answer is reported as: a tool call (tool_call_start; any message to a
+// recipient), reasoning (the analysis channel) or content (final answers, preambles).
+OutputEvent::Kind message_kind(const harmony::Message& message);
+
+class ContentStream;
+
 class OutputAssembler {
  public:
   struct Options {
@@ -78,6 +87,38 @@ class OutputAssembler {
   // output().finish_reason.
   std::vector<OutputEvent> finish(FinishReason reason);
   const AssembledOutput& output() const;
+
+  OutputAssembler(OutputAssembler&&) noexcept;
+  ~OutputAssembler();
+
+ private:
+  using Events = std::vector<OutputEvent>;
+  void feed_harmony(const TokenEvent& token, Events& events);
+  void on_header(Events& events);
+  void end_message(Events& events);
+  void fall_back(Events& events);
+  void feed_plain(const TokenEvent& token, Events& events);
+  void emit_text(std::string text, const TokenEvent* token, Events& events);
+  void emit_content(std::string_view text, const TokenEvent* token, Events& events);
+  void emit_held_content(Events& events);
+  void emit(OutputEvent event, Events& events);
+
+  const Tokenizer* tokenizer_;
+  Options options_;
+  harmony::Parser parser_;
+  int32_t call_token_;
+  std::unique_ptr<ContentStream> content_;
+  // The text of the current message's content, or all of it once it is plain text: a character
+  // split across tokens is held here, so that a message ending inside one loses no bytes.
+  StreamingDecoder decoder_;
+  bool harmony_;                       // false without harmony, and once the output broke it
+  std::vector<TokenEvent> header_;     // the tokens since the current message began, until its header is read
+  harmony::Message message_;           // the current message, with the text reported for it
+  bool in_message_ = false;            // message_ has a header (or is the plain text)
+  std::optional<TokenEvent> held_special_;  // plain text: a control token, dropped if it ends the answer
+  bool ended_with_call_ = false;       // the last token was <|call|> closing a tool call
+  bool stopped_ = false;
+  AssembledOutput output_;
 };
 
 }  // namespace gptoss::server
