@@ -56,6 +56,7 @@ struct ApiRequest {
   bool stream = false;
   bool include_usage = false;     // stream_options.include_usage
   bool echo = false;              // completions: the prompt precedes the answer's text
+  bool ignore_eos = false;        // completions: the end-of-text tokens do not end the answer
 
   ToolChoice tool_choice;
   bool parallel_tool_calls = true;

@@ -135,7 +135,7 @@ class ResponsesReply final : public Reply {
       write(stream_error(e));
       return;
     }
-    const nlohmann::json response = finished();
+    finished();
     write(writer.finish(a_.run->output(0), a_.run->usage()));
   }
 
@@ -147,9 +147,10 @@ class ResponsesReply final : public Reply {
     const AssembledOutput& output = a_.run->output(0);
     nlohmann::json response = response_object(info_, output, usage);
     if (a_.request.store) {
-      harmony::Conversation conversation = a_.request.conversation;
-      conversation.insert(conversation.end(), output.messages.begin(), output.messages.end());
-      store_.put(info_.id, std::move(conversation), response);
+      StoredResponse stored{a_.request.conversation, a_.request.tool_call_names};
+      stored.conversation.insert(stored.conversation.end(), output.messages.begin(), output.messages.end());
+      for (const ToolCall& call : output.tool_calls) stored.tool_call_names[call.id] = call.name;
+      store_.put(info_.id, std::move(stored), response);
     }
     return response;
   }
@@ -179,7 +180,7 @@ void ApiService::check_model(const std::string& requested) const {
 
 ParseContext ApiService::parse_context() {
   ParseContext context;
-  context.previous = [this](const std::string& id) { return store_.conversation(id); };
+  context.previous = [this](const std::string& id) { return store_.stored(id); };
   context.current_date = options_.current_date;
   return context;
 }
@@ -242,7 +243,7 @@ std::unique_ptr<Reply> ApiService::completions(const nlohmann::json& body) {
       throw bad_request("the prompt's token " + std::to_string(id) + " is outside the vocabulary", "prompt");
   if (prompt.empty()) throw bad_request("the prompt is empty", "prompt");
   GenerationOptions options = request.generation;
-  options.stop_tokens = eos_token_ids(engine_.model());
+  if (!request.ignore_eos) options.stop_tokens = eos_token_ids(engine_.model());
   options.sample_vocab_size = tokenizer_.vocab_size();
   a.ticket = engine_.submit(prompt, options, request.n, request.max_tokens_given);
   OutputAssembler::Options assembly;

@@ -155,8 +155,11 @@ std::shared_ptr<const grammar::Grammar> answer_grammar(const StructuredOutput& f
   try {
     return std::make_shared<const grammar::Grammar>(grammar::compile_json_schema(format.schema));
   } catch (const grammar::UnsupportedSchema& e) {
-    throw ApiError(422, std::string("response_format: ") + e.what(), "response_format.json_schema.schema" + e.pointer(),
-                   "unsupported_schema");
+    // The param names the keyword: the schema's JSON pointer in the dotted form of the other params.
+    std::string param = "response_format.json_schema.schema";
+    for (const char c : e.pointer()) param.push_back(c == '/' ? '.' : c);
+    if (!e.keyword().empty()) param += "." + e.keyword();
+    throw ApiError(422, std::string("response_format: ") + e.what(), param, "unsupported_schema");
   }
 }
 

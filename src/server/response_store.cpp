@@ -4,14 +4,14 @@ namespace gptoss::server {
 
 ResponseStore::ResponseStore(size_t capacity) : capacity_(capacity) {}
 
-void ResponseStore::put(const std::string& id, harmony::Conversation conversation, nlohmann::json response) {
+void ResponseStore::put(const std::string& id, StoredResponse stored, nlohmann::json response) {
   std::lock_guard lock(mutex_);
   if (capacity_ == 0) return;
   if (auto it = index_.find(id); it != index_.end()) {
     entries_.erase(it->second);
     index_.erase(it);
   }
-  entries_.push_front({id, std::move(conversation), std::move(response)});
+  entries_.push_front({id, std::move(stored), std::move(response)});
   index_[id] = entries_.begin();
   while (entries_.size() > capacity_) {
     index_.erase(entries_.back().id);
@@ -26,9 +26,9 @@ ResponseStore::Entry* ResponseStore::find(const std::string& id) {
   return &entries_.front();
 }
 
-std::optional<harmony::Conversation> ResponseStore::conversation(const std::string& id) {
+std::optional<StoredResponse> ResponseStore::stored(const std::string& id) {
   std::lock_guard lock(mutex_);
-  if (const Entry* e = find(id)) return e->conversation;
+  if (const Entry* e = find(id)) return e->stored;
   return std::nullopt;
 }
 

@@ -1,5 +1,5 @@
 // The Responses API's memory: each stored response's conversation (its prompt and its output as
-// harmony messages), so that a request naming it as previous_response_id continues from it, and
+// harmony messages, with the function names of its tool calls), so that a request naming it as previous_response_id continues from it, and
 // its JSON for GET /v1/responses/{id}. Bounded: beyond `capacity` responses the least recently
 // used is forgotten (a later reference to it gets 404), so memory cannot grow without limit.
 //
@@ -15,7 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "gptoss/harmony.h"
+#include "server/api_request.h"
 
 namespace gptoss::server {
 
@@ -23,8 +23,8 @@ class ResponseStore {
  public:
   explicit ResponseStore(size_t capacity);
 
-  void put(const std::string& id, harmony::Conversation conversation, nlohmann::json response);
-  std::optional<harmony::Conversation> conversation(const std::string& id);
+  void put(const std::string& id, StoredResponse stored, nlohmann::json response);
+  std::optional<StoredResponse> stored(const std::string& id);
   std::optional<nlohmann::json> response(const std::string& id);
   bool erase(const std::string& id);
   size_t size() const;
@@ -32,7 +32,7 @@ class ResponseStore {
  private:
   struct Entry {
     std::string id;
-    harmony::Conversation conversation;
+    StoredResponse stored;
     nlohmann::json response;
   };
   Entry* find(const std::string& id);  // moves it to the front; the mutex held

@@ -51,6 +51,8 @@ sigset_t block_stop_signals() {
 }
 
 void run(const ServeFlags& flags) {
+  // Before any thread starts (the model's pool, the scheduler, the HTTP workers).
+  const sigset_t signals = block_stop_signals();
   const LoadedChatModel loaded = load_model_and_tokenizer(flags.model, flags.device);
   server::EngineOptions engine_options;
   engine_options.scheduler.max_running = flags.max_running;
@@ -66,7 +68,6 @@ void run(const ServeFlags& flags) {
   server::HttpOptions http = flags.http;
   http.threads = std::max(http.threads, 2 * (flags.max_running + flags.max_queue) + 16);
 
-  const sigset_t signals = block_stop_signals();
   server::HttpServer server(service, engine, metrics, http);
   const int port = server.bind();
   std::thread waiter([&] {

@@ -1,0 +1,91 @@
+// A soak: SOAK_SECONDS (default 120) of random request mixes from 12 clients — chat streamed or
+// not, n = 2, structured outputs, responses chained by previous_response_id, completions, and
+// clients that walk away mid-stream. Every answer must be well formed, the server must end idle
+// with its KV pool empty, and its resident memory must stop growing once the KV pool and the
+// caches are warm. Its own ctest (server_soak): ASan's quarantine makes RSS meaningless there.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { MODEL, collectChat, eventually, startServer } from './server.mjs';
+
+const seconds = Number(process.env.SOAK_SECONDS ?? 120);
+
+function rssBytes(pid) {
+  const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+) kB/);
+  return Number(m[1]) * 1024;
+}
+
+// A deterministic generator, so that a failing mix can be replayed.
+function random(seed) {
+  let s = seed >>> 0;
+  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+}
+
+async function one(client, rand, state) {
+  const pick = Math.floor(rand() * 6);
+  const max_tokens = 1 + Math.floor(rand() * 48);
+  const words = Array.from({ length: 1 + Math.floor(rand() * 40) }, () => Math.floor(rand() * 1000)).join(' ');
+  const messages = [{ role: 'user', content: words }];
+  if (pick === 0) {
+    const r = await client.chat.completions.create({ model: MODEL, messages, max_tokens, n: 2, temperature: 0.9 });
+    assert.equal(r.choices.length, 2);
+  } else if (pick === 1) {
+    const r = await collectChat(await client.chat.completions.create({ model: MODEL, messages, max_tokens, stream: true, stream_options: { include_usage: true } }));
+    assert.ok(r.usage.completion_tokens >= 1 && r.usage.completion_tokens <= max_tokens);
+  } else if (pick === 2) {
+    const r = await client.chat.completions.create({ model: MODEL, messages, max_tokens: 64, response_format: { type: 'json_object' } });
+    assert.ok(r.choices[0].finish_reason);
+  } else if (pick === 3) {
+    const r = await client.responses.create({
+      model: MODEL, input: words, max_output_tokens: max_tokens,
+      ...(state.previous && rand() < 0.5 ? { previous_response_id: state.previous } : {}),
+    });
+    state.previous = r.id;
+  } else if (pick === 4) {
+    const r = await client.completions.create({ model: MODEL, prompt: words, max_tokens });
+    assert.equal(r.choices.length, 1);
+  } else {
+    const controller = new AbortController();
+    const stream = await client.chat.completions.create({ model: MODEL, messages, max_tokens: 2000, stream: true }, { signal: controller.signal });
+    const it = stream[Symbol.asyncIterator]();
+    await it.next();
+    controller.abort();
+    await it.return?.().catch(() => {});
+  }
+}
+
+test(`soak: ${seconds} s of mixed requests, no memory growth once warm`, { timeout: (seconds + 120) * 1000 }, async () => {
+  const server = await startServer(['--max-running', '8', '--max-queue', '64', '--stored-responses', '64']);
+  const client = server.client();
+  const deadline = Date.now() + seconds * 1000;
+  const samples = [];
+  const sampler = setInterval(() => samples.push({ t: Date.now(), rss: rssBytes(server.proc.pid) }), 1000);
+  let requests = 0;
+  await Promise.all(
+    Array.from({ length: 12 }, async (_, worker) => {
+      const rand = random(worker + 1);
+      const state = {};
+      while (Date.now() < deadline) {
+        try {
+          await one(client, rand, state);
+        } catch (e) {
+          if (e.name !== 'AbortError' && !(e instanceof Error && /abort/i.test(e.message))) throw e;
+        }
+        requests++;
+      }
+    }),
+  );
+  clearInterval(sampler);
+  const idle = await eventually(async () => {
+    const m = await server.metrics();
+    return m['gptoss_requests_in_flight'] === 0 && m['gptoss_kv_blocks_used'] === 0 ? m : null;
+  });
+  assert.ok(idle, 'the server ends idle with its KV pool empty');
+  // Warm after the first third; from there on resident memory may wander by allocator noise only.
+  const warm = samples.filter((s) => s.t >= samples[0].t + (seconds * 1000) / 3);
+  const growth = warm.at(-1).rss - warm[0].rss;
+  console.log(`soak: ${requests} requests; RSS ${(warm[0].rss / 2 ** 20).toFixed(1)} → ${(warm.at(-1).rss / 2 ** 20).toFixed(1)} MiB`);
+  assert.ok(growth < 16 * 2 ** 20, `RSS grew ${(growth / 2 ** 20).toFixed(1)} MiB after warm-up`);
+  const { code } = await server.stop();
+  assert.equal(code, 0, server.stderr());
+});
