@@ -49,6 +49,8 @@ ApiRequest parse_completions_request(const nlohmann::json& json, const ParseCont
     request.generation.top_logprobs = static_cast<int>(logprobs.integer(0, 5));
   }
   if (const Field echo = body["echo"]; echo.present()) request.echo = echo.boolean();
+  // vLLM's and llama.cpp's extension: generate max_tokens tokens whatever they are (benchmarks).
+  if (const Field ignore_eos = body["ignore_eos"]; ignore_eos.present()) request.ignore_eos = ignore_eos.boolean();
   if (const Field n = body["n"]; n.present()) request.n = static_cast<int>(n.integer(1, 16));
   request.stop = read_stop(body["stop"]);
   read_stream(body, request);
