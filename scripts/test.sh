@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
 jobs="$(nproc)"
 fuzz_seconds="${FUZZ_SECONDS:-30}"
+# The server's end-to-end tests drive it with the real `openai` npm client, pinned in the lock.
+(cd tests/server/node && npm ci --no-audit --no-fund --loglevel=error)
 # Every stage sets each option it relies on: the CMake cache keeps whatever an earlier
 # configure chose (quickstart.sh configures build/ with GPTOSS_BUILD_TESTS=OFF), and a stage that
 # finds no tests fails (--no-tests=error) rather than passing with "No tests were found!!!".
@@ -22,12 +24,14 @@ echo "== AddressSanitizer + UndefinedBehaviorSanitizer"
 # full-size 20b-shaped conversion (2.8 B weights through the code paths the tiny conversions
 # cover too, which under ASan alone would take a quarter of the CI budget); and the peak-memory
 # comparison of long --max-kv-size runs (ASan's quarantine holds freed memory, so resident memory
-# no longer measures the engine's; the rotating cache runs under ASan in the Session tests).
+# no longer measures the engine's; the rotating cache runs under ASan in the Session tests); the
+# server's soak, for the same reason (its concurrent streams and disconnects run under ASan in
+# server_openai_client).
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGPTOSS_WERROR=ON -DGPTOSS_SANITIZE=ON \
   -DGPTOSS_BUILD_TESTS=ON -DGPTOSS_BUILD_BENCH=OFF -DGPTOSS_BUILD_FUZZ=OFF -DGPTOSS_BUILD_PYTHON=OFF
 cmake --build build-asan -j"$jobs"
 (cd build-asan && ctest -j"$jobs" --output-on-failure --no-tests=error \
-  -E "TwentyBShaped|MaxKvSizeKeepsLongRunsBoundedInMemory")
+  -E "TwentyBShaped|MaxKvSizeKeepsLongRunsBoundedInMemory|server_soak")
 
 echo "== ThreadSanitizer: one model shared by many threads"
 # The tests whose subject is concurrency (the shared thread pool, Sessions on one model from many
