@@ -19,38 +19,25 @@ void allow(std::span<uint32_t> bits, int32_t id) {
   bits[static_cast<uint32_t>(id) / 32] |= 1u << (static_cast<uint32_t>(id) % 32);
 }
 
-// A header as a sequence of symbols: bytes (0–255) and control tokens (their id + 256), so that
-// ordinary text can never spell a control token.
-using Symbols = std::vector<int32_t>;
-constexpr int32_t kControl = 256;
-
-void append_text(Symbols& symbols, std::string_view text) {
-  for (const char c : text) symbols.push_back(static_cast<unsigned char>(c));
-}
-
 // What a message's content may be, once its header is written.
 struct ContentRule {
   std::shared_ptr<const grammar::Grammar> json;  // null: free text
   int32_t terminator;                            // the token that ends the message
 };
 
+// A header the model may write, as the tokens harmony's rendering gives it (the tokenization the
+// model was trained on: a header spelled in odd pieces is off its distribution, and longer than
+// the output assembler accepts as a header), up to and including <|message|>.
 struct HeaderOption {
-  Symbols symbols;  // up to and including <|message|>
+  std::vector<int32_t> tokens;
   ContentRule content;
 };
 
 class HarmonyConstraint final : public TokenConstraint {
  public:
-  HarmonyConstraint(std::shared_ptr<const ConstraintVocabulary> vocabulary, std::vector<HeaderOption> first)
-      : v_(std::move(vocabulary)), options_(std::move(first)) {
-    // Messages after the first begin with <|start|>assistant.
-    later_ = options_;
-    for (auto& o : later_) {
-      Symbols prefix = {v_->start + kControl};
-      append_text(prefix, "assistant");
-      o.symbols.insert(o.symbols.begin(), prefix.begin(), prefix.end());
-    }
-  }
+  HarmonyConstraint(std::shared_ptr<const ConstraintVocabulary> vocabulary, std::vector<HeaderOption> first,
+                    std::vector<HeaderOption> later)
+      : v_(std::move(vocabulary)), options_(std::move(first)), later_(std::move(later)) {}
 
   void allowed_tokens(std::span<uint32_t> allowed) override {
     if (json_) {
@@ -64,21 +51,8 @@ class HarmonyConstraint final : public TokenConstraint {
       allow(allowed, rule_.terminator);
       return;
     }
-    for (const HeaderOption& o : current()) {
-      if (!starts_with(o.symbols)) continue;
-      // The rest of this header: its next control token, or any ordinary token spelling a
-      // prefix of the text up to it.
-      const size_t from = header_.size();
-      if (o.symbols[from] >= kControl) {
-        allow(allowed, o.symbols[from] - kControl);
-        continue;
-      }
-      std::string text;
-      for (size_t i = from; i < o.symbols.size() && o.symbols[i] < kControl; ++i) {
-        text.push_back(static_cast<char>(o.symbols[i]));
-        if (const auto id = v_->token(text)) allow(allowed, *id);
-      }
-    }
+    for (const HeaderOption& o : current())
+      if (continues(o.tokens)) allow(allowed, o.tokens[header_.size()]);
   }
 
   void accept(int32_t token) override {
@@ -91,13 +65,9 @@ class HarmonyConstraint final : public TokenConstraint {
       if (token == rule_.terminator) end_message();
       return;
     }
-    if (token >= v_->size()) return;
-    if (token == v_->start || token == v_->channel || token == v_->constrain || token == v_->message)
-      header_.push_back(token + kControl);
-    else
-      append_text(header_, v_->grammar().bytes(token));
+    header_.push_back(token);
     for (const HeaderOption& o : current())
-      if (o.symbols == header_) {
+      if (o.tokens == header_) {
         rule_ = o.content;
         in_content_ = true;
         if (rule_.json) json_ = std::make_unique<grammar::JsonConstraint>(rule_.json, v_->grammar());
@@ -107,8 +77,8 @@ class HarmonyConstraint final : public TokenConstraint {
 
  private:
   const std::vector<HeaderOption>& current() const { return first_message_ ? options_ : later_; }
-  bool starts_with(const Symbols& symbols) const {
-    return symbols.size() > header_.size() && std::equal(header_.begin(), header_.end(), symbols.begin());
+  bool continues(const std::vector<int32_t>& tokens) const {
+    return tokens.size() > header_.size() && std::equal(header_.begin(), header_.end(), tokens.begin());
   }
   // <|end|> leads to another message; <|return|> and <|call|> end the turn (the scheduler stops).
   void end_message() {
@@ -121,21 +91,17 @@ class HarmonyConstraint final : public TokenConstraint {
   std::shared_ptr<const ConstraintVocabulary> v_;
   std::vector<HeaderOption> options_, later_;
   bool first_message_ = true;
-  Symbols header_;
+  std::vector<int32_t> header_;  // the current header's tokens so far
   bool in_content_ = false;
   ContentRule rule_{};
   std::unique_ptr<grammar::JsonConstraint> json_;
 };
 
-Symbols header(const ConstraintVocabulary& v, std::string_view channel_and_recipient, bool constrain_json) {
-  Symbols s = {v.channel + kControl};
-  append_text(s, channel_and_recipient);
-  if (constrain_json) {
-    s.push_back(v.constrain + kControl);
-    append_text(s, "json");
-  }
-  s.push_back(v.message + kControl);
-  return s;
+// "<|channel|>analysis<|message|>", "<|channel|>commentary to=functions.f <|constrain|>json<|message|>" …
+std::string header(std::string_view channel_and_recipient, bool constrain_json) {
+  std::string text = "<|channel|>" + std::string(channel_and_recipient);
+  if (constrain_json) text += "<|constrain|>json";
+  return text + "<|message|>";
 }
 
 std::shared_ptr<const grammar::Grammar> tool_grammar(const harmony::FunctionTool& tool) {
@@ -174,26 +140,19 @@ const std::vector<harmony::FunctionTool>* declared_tools(const harmony::Conversa
 ConstraintVocabulary::ConstraintVocabulary(const Tokenizer& tokenizer)
     : start(special(tokenizer, "<|start|>")),
       end(special(tokenizer, "<|end|>")),
-      message(special(tokenizer, "<|message|>")),
-      channel(special(tokenizer, "<|channel|>")),
-      constrain(special(tokenizer, "<|constrain|>")),
       return_(special(tokenizer, "<|return|>")),
       call(special(tokenizer, "<|call|>")),
+      tokenizer_(&tokenizer),
       grammar_(tokenizer),
       size_(tokenizer.vocab_size()) {
+  for (const char* header_token : {"<|channel|>", "<|message|>", "<|constrain|>"}) special(tokenizer, header_token);
   ordinary_bits_.assign((static_cast<size_t>(size_) + 31) / 32, 0);
-  for (int32_t id = 0; id < size_; ++id) {
-    const std::string_view bytes = grammar_.bytes(id);
-    if (bytes.empty()) continue;  // special, or undefined
-    by_bytes_.emplace(std::string(bytes), id);
-    allow(ordinary_bits_, id);
-  }
+  for (int32_t id = 0; id < size_; ++id)
+    if (!grammar_.bytes(id).empty()) allow(ordinary_bits_, id);  // empty: special, or undefined
 }
 
-std::optional<int32_t> ConstraintVocabulary::token(std::string_view bytes) const {
-  const auto it = by_bytes_.find(std::string(bytes));
-  if (it == by_bytes_.end()) return std::nullopt;
-  return it->second;
+std::vector<int32_t> ConstraintVocabulary::header_tokens(std::string_view header) const {
+  return tokenizer_->encode(header, true);
 }
 
 std::vector<std::shared_ptr<TokenConstraint>> harmony_constraints(
@@ -206,19 +165,26 @@ std::vector<std::shared_ptr<TokenConstraint>> harmony_constraints(
   const bool tool_rule = choice != ToolChoice::Kind::automatic && !tools->empty();
   if (!answer && !tool_rule) return {};
 
+  // The headers allowed (as text), each with what its content may be.
   const ConstraintVocabulary& v = *vocabulary;
-  std::vector<HeaderOption> options;
-  options.push_back({header(v, "analysis", false), {nullptr, v.end}});
+  std::vector<std::pair<std::string, ContentRule>> headers;
+  headers.push_back({header("analysis", false), {nullptr, v.end}});
   const bool must_call = choice == ToolChoice::Kind::required || choice == ToolChoice::Kind::named;
-  if (!must_call) options.push_back({header(v, "final", false), {answer, v.return_}});
+  if (!must_call) headers.push_back({header("final", false), {answer, v.return_}});
   if (choice == ToolChoice::Kind::automatic && !tools->empty())
-    options.push_back({header(v, "commentary", false), {nullptr, v.end}});  // a preamble
+    headers.push_back({header("commentary", false), {nullptr, v.end}});  // a preamble
   if (choice != ToolChoice::Kind::none)
     for (const auto& tool : *tools)
       if (choice != ToolChoice::Kind::named || tool.name == request.tool_choice.name)
-        options.push_back({header(v, "commentary to=functions." + tool.name + " ", true), {tool_grammar(tool), v.call}});
+        headers.push_back({header("commentary to=functions." + tool.name + " ", true), {tool_grammar(tool), v.call}});
+  // Messages after the first begin with <|start|>assistant.
+  std::vector<HeaderOption> first, later;
+  for (const auto& [text, rule] : headers) {
+    first.push_back({v.header_tokens(text), rule});
+    later.push_back({v.header_tokens("<|start|>assistant" + text), rule});
+  }
   std::vector<std::shared_ptr<TokenConstraint>> constraints;
-  for (int i = 0; i < request.n; ++i) constraints.push_back(std::make_shared<HarmonyConstraint>(vocabulary, options));
+  for (int i = 0; i < request.n; ++i) constraints.push_back(std::make_shared<HarmonyConstraint>(vocabulary, first, later));
   return constraints;
 }
 

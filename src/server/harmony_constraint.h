@@ -9,10 +9,8 @@
 
 #include <cstdint>
 #include <memory>
-#include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "gptoss/token_constraint.h"
@@ -23,20 +21,21 @@
 namespace gptoss::server {
 
 // What constraints need to know of the tokenizer, built once per server (the vocabulary's trie
-// for grammars, token ids by their bytes for headers) and shared read-only by every request.
+// for grammars, harmony's control tokens, headers' tokens) and shared read-only by every request.
 class ConstraintVocabulary {
  public:
   explicit ConstraintVocabulary(const Tokenizer& tokenizer);
 
   const grammar::Vocabulary& grammar() const { return grammar_; }
-  std::optional<int32_t> token(std::string_view bytes) const;  // an ordinary token with exactly these bytes
+  // A header's tokens as harmony renders it ("<|channel|>final<|message|>").
+  std::vector<int32_t> header_tokens(std::string_view header) const;
   std::span<const uint32_t> ordinary_bits() const { return ordinary_bits_; }  // every non-special token
   int32_t size() const { return size_; }
-  int32_t start, end, message, channel, constrain, return_, call;
+  int32_t start, end, return_, call;
 
  private:
+  const Tokenizer* tokenizer_;  // outlives the vocabulary (the server's)
   grammar::Vocabulary grammar_;
-  std::unordered_map<std::string, int32_t> by_bytes_;
   std::vector<uint32_t> ordinary_bits_;
   int32_t size_;
 };
