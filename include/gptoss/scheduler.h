@@ -47,6 +47,7 @@ struct SchedulerCounters {
   int waiting = 0;
   int64_t kv_blocks_used = 0;
   int64_t kv_blocks_total = 0;
+  int64_t kv_bytes_total = 0;        // the KV pool's size
   int64_t steps = 0;
   int64_t forwarded_tokens = 0;      // rows computed by all steps so far
   int64_t prefix_cached_tokens = 0;  // prompt tokens taken from the prefix cache instead

@@ -367,9 +367,10 @@ bool Scheduler::State::run_step() {
 void Scheduler::State::publish_counters() {
   counters.running = static_cast<int>(running.size());
   counters.waiting = static_cast<int>(waiting.size());
-  counters.kv_blocks_total = counters.kv_blocks_used = 0;
+  counters.kv_blocks_total = counters.kv_blocks_used = counters.kv_bytes_total = 0;
   for (int g = 0; g < pool.groups(); ++g) {
     counters.kv_blocks_total += pool.total_blocks(g);
+    counters.kv_bytes_total += pool.total_blocks(g) * pool.bytes_per_block(g);
     counters.kv_blocks_used += pool.total_blocks(g) - pool.free_blocks(g);
   }
 }
@@ -382,6 +383,7 @@ Scheduler::Scheduler(const Model& model, const SchedulerOptions& options) {
   if (o.context_length < 0) throw Error("context_length must not be negative");
   if (o.max_kv_size < 0) throw Error("max_kv_size must not be negative");
   state_ = std::make_unique<State>(loaded(model), o);
+  state_->publish_counters();  // the pool's size is known before the first step (no other thread yet)
 }
 
 Scheduler::~Scheduler() = default;

@@ -81,6 +81,7 @@ std::string Metrics::render(const SchedulerCounters& s, int in_flight) const {
   line(out, "gptoss_queued", "gauge", "Requests waiting for the running batch.", s.waiting);
   line(out, "gptoss_kv_blocks_used", "gauge", "KV pool blocks in use.", static_cast<double>(s.kv_blocks_used));
   line(out, "gptoss_kv_blocks_total", "gauge", "KV pool blocks.", static_cast<double>(s.kv_blocks_total));
+  line(out, "gptoss_kv_pool_bytes", "gauge", "KV pool size in bytes.", static_cast<double>(s.kv_bytes_total));
   line(out, "gptoss_prefix_cache_hit_tokens_total", "counter", "Prompt tokens reused from the prefix cache.",
        static_cast<double>(s.prefix_cached_tokens));
   line(out, "gptoss_preemptions_total", "counter", "Requests preempted when the KV pool ran out.",
