@@ -73,6 +73,10 @@ class Scheduler {
   // gptoss::Error when the request failed (its message), gptoss::Interrupted (see
   // should_stop).
   std::optional<TokenEvent> next(const Handle& request);
+  // As next(), but asks `keep_waiting` after every step that brought the request no token (a
+  // queued request waits many); when it says no, returns nothing with the request unfinished
+  // (finish_reason() none). The server checks there that a waiting client is still connected.
+  std::optional<TokenEvent> next(const Handle& request, const std::function<bool()>& keep_waiting);
   // Stops the request; its KV blocks are freed by the next step.
   void cancel(const Handle& request);
 

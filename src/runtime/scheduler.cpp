@@ -412,7 +412,9 @@ Scheduler::Handle Scheduler::submit(std::span<const int32_t> prompt, const Gener
   return request;
 }
 
-std::optional<TokenEvent> Scheduler::next(const Handle& request) {
+std::optional<TokenEvent> Scheduler::next(const Handle& request) { return next(request, {}); }
+
+std::optional<TokenEvent> Scheduler::next(const Handle& request, const std::function<bool()>& keep_waiting) {
   State& s = *state_;
   std::unique_lock lock(s.mutex);
   for (;;) {
@@ -423,6 +425,13 @@ std::optional<TokenEvent> Scheduler::next(const Handle& request) {
     }
     if (!request->error.empty()) throw Error(request->error);
     if (request->finished) return std::nullopt;
+    if (keep_waiting) {
+      lock.unlock();  // the check may block on a socket
+      const bool wait = keep_waiting();
+      lock.lock();
+      if (!wait) return std::nullopt;
+      if (!request->events.empty() || request->finished || !request->error.empty()) continue;
+    }
     if (s.stepping) {
       s.stepped.wait(lock);
       continue;

@@ -28,6 +28,19 @@ int64_t unix_now() { return static_cast<int64_t>(std::time(nullptr)); }
 // an event, which the OpenAI clients raise as an APIError.
 std::string stream_error(const std::exception& e) { return sse::data(ApiError(500, e.what()).body().dump()); }
 
+// While a streaming client waits for its next token (queued behind a full batch, or behind a
+// long prefill), an SSE comment at most every 250 ms finds out whether it is still there: a write
+// to a connection the peer closed fails (from the second one on), and the request is then
+// dropped, freeing its place in the queue. Clients skip comments.
+std::function<bool()> heartbeat(const StreamWrite& write) {
+  return [&write, last = Clock::now()]() mutable {
+    const auto now = Clock::now();
+    if (now - last < std::chrono::milliseconds(250)) return true;
+    last = now;
+    return write(": keep-alive\n\n");
+  };
+}
+
 // One admitted request: its ticket, the run over its choices, and what it was asked.
 struct Admitted {
   ApiRequest request;
@@ -57,7 +70,7 @@ class ChatReply final : public Reply {
         std::string text = writer.events(choice, events);
         if (finished) text += writer.finish(choice, a_.run->output(choice));
         return text.empty() || write(text);
-      });
+      }, heartbeat(write));
       if (!whole) return;
     } catch (const Error& e) {
       write(stream_error(e));
@@ -94,7 +107,7 @@ class CompletionReply final : public Reply {
         std::string text = writer.events(choice, events);
         if (finished) text += writer.finish(choice, a_.run->output(choice));
         return text.empty() || write(text);
-      });
+      }, heartbeat(write));
       if (!whole) return;
     } catch (const Error& e) {
       write(stream_error(e));
@@ -129,7 +142,7 @@ class ResponsesReply final : public Reply {
       const bool whole = a_.run->run([&](int, const std::vector<OutputEvent>& events, bool) {
         const std::string text = writer.events(events);
         return text.empty() || write(text);
-      });
+      }, heartbeat(write));
       if (!whole) return;
     } catch (const Error& e) {
       write(stream_error(e));

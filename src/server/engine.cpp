@@ -27,7 +27,9 @@ Ticket::~Ticket() {
   engine_.release(choices());
 }
 
-std::optional<TokenEvent> Ticket::next(int choice) { return engine_.scheduler_.next(handles_.at(static_cast<size_t>(choice))); }
+std::optional<TokenEvent> Ticket::next(int choice, const std::function<bool()>& keep_waiting) {
+  return engine_.scheduler_.next(handles_.at(static_cast<size_t>(choice)), keep_waiting);
+}
 
 void Ticket::cancel(int choice) {
   engine_.scheduler_.cancel(handles_.at(static_cast<size_t>(choice)));

@@ -9,6 +9,7 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -38,7 +39,7 @@ class Ticket {
 
   int choices() const { return static_cast<int>(handles_.size()); }
   // The choice's next token; nothing once it has finished. Throws gptoss::Error if it failed.
-  std::optional<TokenEvent> next(int choice);
+  std::optional<TokenEvent> next(int choice, const std::function<bool()>& keep_waiting = {});
   // Stops the choice and runs a step, so that its KV is free when this returns.
   void cancel(int choice);
   FinishReason finish_reason(int choice) const;

@@ -14,7 +14,7 @@ GenerationRun::GenerationRun(Ticket& ticket, const Tokenizer& tokenizer, const O
   }
 }
 
-bool GenerationRun::run(const OnEvents& on_events) {
+bool GenerationRun::run(const OnEvents& on_events, const std::function<bool()>& keep_waiting) {
   const int n = ticket_.choices();
   std::vector<bool> finished(static_cast<size_t>(n), false);
   int remaining = n;
@@ -24,7 +24,9 @@ bool GenerationRun::run(const OnEvents& on_events) {
       OutputAssembler& assembler = assemblers_[static_cast<size_t>(i)];
       std::vector<OutputEvent> events;
       bool done = false;
-      if (const auto token = ticket_.next(i)) {
+      const auto token = ticket_.next(i, keep_waiting);
+      if (!token && ticket_.finish_reason(i) == FinishReason::none) return false;  // keep_waiting said no
+      if (token) {
         if (!first_token_) {
           first_token_ = true;
           metrics_.first_token(std::chrono::duration<double>(Clock::now() - received_).count());

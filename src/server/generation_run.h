@@ -25,9 +25,10 @@ class GenerationRun {
   // Called with a choice's new events after each of its tokens, and with finished = true
   // after its last. Returning false stops the run (the client is gone).
   using OnEvents = std::function<bool(int choice, const std::vector<OutputEvent>& events, bool finished)>;
-  // Runs until every choice has ended (true) or on_events returned false. Throws gptoss::Error
-  // when a choice failed.
-  bool run(const OnEvents& on_events);
+  // Runs until every choice has ended (true) or on_events returned false. `keep_waiting`, when
+  // given, is asked while a choice waits for a token (Scheduler::next); false also stops the run
+  // (the client is gone). Throws gptoss::Error when a choice failed.
+  bool run(const OnEvents& on_events, const std::function<bool()>& keep_waiting = {});
 
   const AssembledOutput& output(int choice) const { return assemblers_.at(static_cast<size_t>(choice)).output(); }
   std::vector<AssembledOutput> outputs() const;

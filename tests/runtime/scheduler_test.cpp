@@ -166,6 +166,26 @@ TEST_F(SchedulerTest, CancelledRequestsFreeTheirBlocksAtTheNextStep) {
   EXPECT_EQ(s.counters().kv_blocks_used, 0);
 }
 
+// A request queued behind a full batch gets no token for many steps; next() with keep_waiting
+// asks after each of them and gives up, the request unfinished, when told to.
+TEST_F(SchedulerTest, WaitingForATokenCanBeAbandoned) {
+  std::mt19937 rng(4);
+  Scheduler s(*model_, {.max_running = 1, .context_length = 1024, .kv = kExactKv, .prefix_cache = false});
+  const Scheduler::Handle running = s.submit(random_prompt(rng, 20), greedy(50));
+  const Scheduler::Handle queued = s.submit(random_prompt(rng, 20), greedy(5));
+  ASSERT_TRUE(s.next(running));  // the batch is full: `queued` waits
+  int asked = 0;
+  EXPECT_FALSE(s.next(queued, [&] { return ++asked < 5; }));
+  EXPECT_EQ(asked, 5);
+  EXPECT_EQ(s.finish_reason(queued), FinishReason::none);
+  s.cancel(queued);
+  const Output rest = drain(s, running);
+  EXPECT_EQ(rest.tokens.size(), 49u);
+  EXPECT_FALSE(s.next(queued));
+  EXPECT_EQ(s.finish_reason(queued), FinishReason::cancelled);
+  EXPECT_EQ(s.counters().kv_blocks_used, 0);
+}
+
 TEST_F(SchedulerTest, BadRequestsAreRefusedWithoutDisturbingOthers) {
   Scheduler s(*model_, {.max_running = 4, .context_length = 64, .kv = kExactKv});
   EXPECT_THROW(s.submit(std::vector<int32_t>{}, greedy(1)), Error);

@@ -72,3 +72,26 @@ test('clients that disconnect mid-stream free their KV within a step', async () 
   // Nowhere near 8 × 3000 tokens were generated.
   assert.ok(idle['gptoss_generated_tokens_total'] - before['gptoss_generated_tokens_total'] < 8 * 1000);
 });
+
+test('a queued client that leaves gives its place back without waiting for its turn', async () => {
+  const small = await startServer(['--max-running', '1', '--max-queue', '1']);
+  try {
+    const c = small.client();
+    const long = { model: MODEL, messages: [{ role: 'user', content: 'x' }], max_tokens: 3000, stream: true };
+    const running = new AbortController();
+    const first = (await c.chat.completions.create(long, { signal: running.signal }))[Symbol.asyncIterator]();
+    await first.next();
+    const queued = new AbortController();
+    const second = (await c.chat.completions.create(long, { signal: queued.signal }))[Symbol.asyncIterator]();
+    await second.next();  // its opening chunk; it waits behind the running one
+    assert.equal((await small.metrics())['gptoss_queued'], 1);
+    queued.abort();
+    const freed = await eventually(async () => (await small.metrics())['gptoss_requests_in_flight'] === 1, 10);
+    assert.ok(freed, 'the queued request was dropped while the first one still runs');
+    assert.equal((await small.metrics())['gptoss_running'], 1);
+    running.abort();
+  } finally {
+    const { code } = await small.stop();
+    assert.equal(code, 0, small.stderr());
+  }
+});
