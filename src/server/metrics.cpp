@@ -1,6 +1,9 @@
 #include "server/metrics.h"
 
 #include <cstdio>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 namespace gptoss::server {
 
@@ -14,6 +17,18 @@ void line(std::string& out, const char* name, const char* type, const char* help
   char buffer[64];
   std::snprintf(buffer, sizeof buffer, "%.17g", value);
   out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" + name + " " + buffer + "\n";
+}
+
+// Bytes the process holds from malloc: with the KV pool's size, what a soak watches for leaks
+// (resident memory also grows as the pool's and the worker threads' stacks' pages are first
+// touched). -1 where the C library cannot tell.
+double heap_bytes() {
+#if defined(__GLIBC__)
+  const struct mallinfo2 info = mallinfo2();
+  return static_cast<double>(info.uordblks + info.hblkhd);
+#else
+  return -1;
+#endif
 }
 
 }  // namespace
@@ -88,6 +103,7 @@ std::string Metrics::render(const SchedulerCounters& s, int in_flight) const {
        static_cast<double>(s.preemptions));
   line(out, "gptoss_steps_total", "counter", "Scheduler steps.", static_cast<double>(s.steps));
   line(out, "gptoss_forwarded_tokens_total", "counter", "Rows computed by all steps.", static_cast<double>(s.forwarded_tokens));
+  line(out, "gptoss_heap_bytes", "gauge", "Bytes allocated from the heap (malloc).", heap_bytes());
   return out;
 }
 
