@@ -48,30 +48,36 @@ struct Admitted {
   std::unique_ptr<GenerationRun> run;
 };
 
-class ChatReply final : public Reply {
+// Chat completions and completions: n choices, each answered as its own chunks when streamed
+// (chat opens each with the assistant's role), or together in `whole`'s object.
+template <class Info, class StreamWriter,
+          nlohmann::json (*whole)(const Info&, const std::vector<AssembledOutput>&, const Usage&)>
+class ChoicesReply final : public Reply {
  public:
-  ChatReply(Admitted a, ChatResponseInfo info, Metrics& metrics)
-      : a_(std::move(a)), info_(std::move(info)), metrics_(metrics) {}
+  ChoicesReply(Admitted a, Info info, Metrics& metrics) : a_(std::move(a)), info_(std::move(info)), metrics_(metrics) {}
   bool streaming() const override { return a_.request.stream; }
 
   nlohmann::json complete() override {
     a_.run->run([](int, const std::vector<OutputEvent>&, bool) { return true; });
     const Usage usage = a_.run->usage();
     metrics_.prompt(usage.prompt_tokens, usage.cached_tokens);
-    return chat_completion(info_, a_.run->outputs(), usage);
+    return whole(info_, a_.run->outputs(), usage);
   }
 
   void stream(const StreamWrite& write) override {
-    ChatStreamWriter writer(info_, a_.ticket->choices(), a_.request.include_usage);
-    for (int i = 0; i < a_.ticket->choices(); ++i)
-      if (!write(writer.start(i))) return;
+    StreamWriter writer(info_, a_.ticket->choices(), a_.request.include_usage);
+    if constexpr (requires { writer.start(0); })
+      for (int i = 0; i < a_.ticket->choices(); ++i)
+        if (!write(writer.start(i))) return;
     try {
-      const bool whole = a_.run->run([&](int choice, const std::vector<OutputEvent>& events, bool finished) {
-        std::string text = writer.events(choice, events);
-        if (finished) text += writer.finish(choice, a_.run->output(choice));
-        return text.empty() || write(text);
-      }, heartbeat(write));
-      if (!whole) return;
+      const bool all = a_.run->run(
+          [&](int choice, const std::vector<OutputEvent>& events, bool finished) {
+            std::string text = writer.events(choice, events);
+            if (finished) text += writer.finish(choice, a_.run->output(choice));
+            return text.empty() || write(text);
+          },
+          heartbeat(write));
+      if (!all) return;
     } catch (const Error& e) {
       write(stream_error(e));
       return;
@@ -83,46 +89,12 @@ class ChatReply final : public Reply {
 
  private:
   Admitted a_;
-  ChatResponseInfo info_;
+  Info info_;
   Metrics& metrics_;
 };
 
-class CompletionReply final : public Reply {
- public:
-  CompletionReply(Admitted a, CompletionInfo info, Metrics& metrics)
-      : a_(std::move(a)), info_(std::move(info)), metrics_(metrics) {}
-  bool streaming() const override { return a_.request.stream; }
-
-  nlohmann::json complete() override {
-    a_.run->run([](int, const std::vector<OutputEvent>&, bool) { return true; });
-    const Usage usage = a_.run->usage();
-    metrics_.prompt(usage.prompt_tokens, usage.cached_tokens);
-    return text_completion(info_, a_.run->outputs(), usage);
-  }
-
-  void stream(const StreamWrite& write) override {
-    CompletionStreamWriter writer(info_, a_.ticket->choices(), a_.request.include_usage);
-    try {
-      const bool whole = a_.run->run([&](int choice, const std::vector<OutputEvent>& events, bool finished) {
-        std::string text = writer.events(choice, events);
-        if (finished) text += writer.finish(choice, a_.run->output(choice));
-        return text.empty() || write(text);
-      }, heartbeat(write));
-      if (!whole) return;
-    } catch (const Error& e) {
-      write(stream_error(e));
-      return;
-    }
-    const Usage usage = a_.run->usage();
-    metrics_.prompt(usage.prompt_tokens, usage.cached_tokens);
-    write(writer.end(usage));
-  }
-
- private:
-  Admitted a_;
-  CompletionInfo info_;
-  Metrics& metrics_;
-};
+using ChatReply = ChoicesReply<ChatResponseInfo, ChatStreamWriter, chat_completion>;
+using CompletionReply = ChoicesReply<CompletionInfo, CompletionStreamWriter, text_completion>;
 
 class ResponsesReply final : public Reply {
  public:

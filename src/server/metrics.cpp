@@ -103,7 +103,7 @@ std::string Metrics::render(const SchedulerCounters& s, int in_flight) const {
        static_cast<double>(s.preemptions));
   line(out, "gptoss_steps_total", "counter", "Scheduler steps.", static_cast<double>(s.steps));
   line(out, "gptoss_forwarded_tokens_total", "counter", "Rows computed by all steps.", static_cast<double>(s.forwarded_tokens));
-  line(out, "gptoss_heap_bytes", "gauge", "Bytes allocated from the heap (malloc).", heap_bytes());
+  line(out, "gptoss_heap_bytes", "gauge", "Bytes allocated from the heap (malloc), with what its thread caches hold.", heap_bytes());
   return out;
 }
 

@@ -3,7 +3,7 @@
 // structured outputs, and the prefix cache across turns.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MODEL, collectChat, noAnalysisBias, startServer } from './server.mjs';
+import { MODEL, WEATHER_TOOL, collectChat, noAnalysisBias, startServer } from './server.mjs';
 
 let server;
 let client;
@@ -22,19 +22,7 @@ const messages = [
   { role: 'user', content: 'What is the capital of Italy?' },
 ];
 
-const weather = {
-  type: 'function',
-  function: {
-    name: 'get_weather',
-    description: 'The weather in a city',
-    parameters: {
-      type: 'object',
-      properties: { city: { type: 'string', enum: ['Paris', 'Rome'] } },
-      required: ['city'],
-      additionalProperties: false,
-    },
-  },
-};
+const weather = { type: 'function', function: WEATHER_TOOL };
 
 test('a greedy answer is the same streamed and not streamed', async () => {
   const request = { model: MODEL, messages, max_tokens: 24, temperature: 0 };

@@ -11,7 +11,7 @@ test('SIGTERM lets running streams finish, refuses new requests with 503, and ex
       client.chat.completions.create({
         model: MODEL,
         messages: [{ role: 'user', content: `Drain ${i}` }],
-        max_tokens: 400,
+        max_tokens: 1000,
         temperature: 0,
         stream: true,
       }),

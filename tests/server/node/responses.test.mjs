@@ -3,7 +3,7 @@
 // retrieval and deletion of stored responses.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MODEL, noAnalysisBias, startServer } from './server.mjs';
+import { MODEL, WEATHER_TOOL, noAnalysisBias, startServer } from './server.mjs';
 
 let server;
 let client;
@@ -93,18 +93,7 @@ test('the store is bounded: the oldest responses are forgotten', async () => {
 });
 
 test('function tools: a forced call, streamed arguments, and its output fed back', async () => {
-  const tool = {
-    type: 'function',
-    name: 'get_weather',
-    description: 'The weather in a city',
-    parameters: {
-      type: 'object',
-      properties: { city: { type: 'string', enum: ['Paris', 'Rome'] } },
-      required: ['city'],
-      additionalProperties: false,
-    },
-    strict: true,
-  };
+  const tool = { type: 'function', ...WEATHER_TOOL, strict: true };
   const request = {
     model: MODEL,
     input: 'Weather in Paris?',

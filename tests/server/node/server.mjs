@@ -14,6 +14,18 @@ export const MODEL = 'tiny-gpt-oss';
 // Harmony's control tokens in gpt-oss's vocabulary (o200k_harmony).
 export const TOKENS = { return: 200002, constrain: 200003, channel: 200005, start: 200006, end: 200007, message: 200008, call: 200012 };
 
+// The tests' function: one string argument out of two, so that a constrained call always ends.
+export const WEATHER_TOOL = {
+  name: 'get_weather',
+  description: 'The weather in a city',
+  parameters: {
+    type: 'object',
+    properties: { city: { type: 'string', enum: ['Paris', 'Rome'] } },
+    required: ['city'],
+    additionalProperties: false,
+  },
+};
+
 // logit_bias that keeps a random-weight model out of the analysis channel: every token spelling a
 // prefix of "analysis" is banned, so a constrained header can only continue as "final" or
 // "commentary to=functions.…". Random weights would otherwise reason forever.
