@@ -48,6 +48,16 @@ TokenLogprob token_logprob(const Tokenizer& tokenizer, const TokenEvent& event) 
   return out;
 }
 
+// Content the stop-string search let through, as an event; nothing when it held all of it back.
+std::optional<OutputEvent> content_event(ContentStream::Released released) {
+  if (released.empty()) return std::nullopt;
+  OutputEvent event;
+  event.kind = OutputEvent::Kind::content;
+  event.text = std::move(released.text);
+  event.logprobs = std::move(released.logprobs);
+  return event;
+}
+
 std::string& text_of(harmony::Message& message) { return std::get<std::string>(message.content); }
 
 }  // namespace
@@ -208,22 +218,11 @@ void OutputAssembler::emit_content(std::string_view text, const TokenEvent* toke
   if (text.empty() && !logprob) return;
   ContentStream::Released released = content_->feed(text, std::move(logprob));
   stopped_ = content_->stopped();
-  if (released.empty()) return;
-  OutputEvent event;
-  event.kind = OutputEvent::Kind::content;
-  event.text = std::move(released.text);
-  event.logprobs = std::move(released.logprobs);
-  emit(std::move(event), events);
+  if (auto event = content_event(std::move(released))) emit(std::move(*event), events);
 }
 
 void OutputAssembler::emit_held_content(Events& events) {
-  ContentStream::Released released = content_->flush();
-  if (released.empty()) return;
-  OutputEvent event;
-  event.kind = OutputEvent::Kind::content;
-  event.text = std::move(released.text);
-  event.logprobs = std::move(released.logprobs);
-  emit(std::move(event), events);
+  if (auto event = content_event(content_->flush())) emit(std::move(*event), events);
 }
 
 // Every event passes here, so that output() is always what the events add up to.
