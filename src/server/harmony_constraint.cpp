@@ -138,14 +138,15 @@ const std::vector<harmony::FunctionTool>* declared_tools(const harmony::Conversa
 }  // namespace
 
 ConstraintVocabulary::ConstraintVocabulary(const Tokenizer& tokenizer)
-    : start(special(tokenizer, "<|start|>")),
-      end(special(tokenizer, "<|end|>")),
+    : end(special(tokenizer, "<|end|>")),
       return_(special(tokenizer, "<|return|>")),
       call(special(tokenizer, "<|call|>")),
       tokenizer_(&tokenizer),
       grammar_(tokenizer),
       size_(tokenizer.vocab_size()) {
-  for (const char* header_token : {"<|channel|>", "<|message|>", "<|constrain|>"}) special(tokenizer, header_token);
+  // Headers are encoded from text: their control tokens must be the tokenizer's own.
+  for (const char* header_token : {"<|start|>", "<|channel|>", "<|message|>", "<|constrain|>"})
+    special(tokenizer, header_token);
   ordinary_bits_.assign((static_cast<size_t>(size_) + 31) / 32, 0);
   for (int32_t id = 0; id < size_; ++id)
     if (!grammar_.bytes(id).empty()) allow(ordinary_bits_, id);  // empty: special, or undefined

@@ -31,7 +31,7 @@ class ConstraintVocabulary {
   std::vector<int32_t> header_tokens(std::string_view header) const;
   std::span<const uint32_t> ordinary_bits() const { return ordinary_bits_; }  // every non-special token
   int32_t size() const { return size_; }
-  int32_t start, end, return_, call;
+  int32_t end, return_, call;
 
  private:
   const Tokenizer* tokenizer_;  // outlives the vocabulary (the server's)
