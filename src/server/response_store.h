@@ -1,7 +1,8 @@
 // The Responses API's memory: each stored response's conversation (its prompt and its output as
 // harmony messages, with the function names of its tool calls), so that a request naming it as
-// previous_response_id continues from it, and its JSON for GET /v1/responses/{id}. Bounded: beyond `capacity` responses the least recently
-// used is forgotten (a later reference to it gets 404), so memory cannot grow without limit.
+// previous_response_id continues from it, and its JSON for GET /v1/responses/{id}. Bounded:
+// beyond `capacity` responses the least recently used is forgotten (a later reference to it gets
+// 404), so memory cannot grow without limit.
 //
 // Thread-safe.
 #pragma once
