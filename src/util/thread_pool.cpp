@@ -1,6 +1,7 @@
 #include "util/thread_pool.h"
 
 #include <algorithm>
+#include <chrono>
 #include <string>
 #include <system_error>
 
@@ -28,10 +29,38 @@ ThreadPool::ThreadPool(int threads) {
 
 ThreadPool::~ThreadPool() { stop_workers(); }
 
+namespace {
+
+// How long a thread spins for the next loop (or for the last workers of its own) before it
+// sleeps. Decode's gaps between loops (a norm, the router's top-k) are microseconds; the gap
+// between tokens of an interactive session is milliseconds and ends in sleep.
+constexpr auto kSpin = std::chrono::microseconds(100);
+
+void cpu_relax() {
+#if defined(__x86_64__)
+  __builtin_ia32_pause();
+#else
+  std::this_thread::yield();
+#endif
+}
+
+// Spins until done() or until kSpin has passed; returns done().
+template <class Done>
+bool spin_until(const Done& done) {
+  const auto give_up = std::chrono::steady_clock::now() + kSpin;
+  for (int i = 1;; ++i) {
+    if (done()) return true;
+    cpu_relax();
+    if (i % 64 == 0 && std::chrono::steady_clock::now() > give_up) return done();
+  }
+}
+
+}  // namespace
+
 void ThreadPool::stop_workers() {
   {
     std::lock_guard lock(mutex_);
-    stop_ = true;
+    stop_.store(true);
   }
   wake_.notify_all();
   for (auto& w : workers_) w.join();
@@ -46,21 +75,34 @@ void ThreadPool::run_chunks(int thread) {
   }
 }
 
+bool ThreadPool::wait_for_work(uint64_t seen) {
+  const auto ready = [&] { return stop_.load(std::memory_order_acquire) || generation_.load(std::memory_order_acquire) != seen; };
+  if (!spin_until(ready)) {
+    std::unique_lock lock(mutex_);
+    wake_.wait(lock, ready);
+  }
+  return !stop_.load(std::memory_order_acquire);
+}
+
 void ThreadPool::worker_loop(int thread) {
   uint64_t seen = 0;
-  for (;;) {
-    {
-      std::unique_lock lock(mutex_);
-      wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
-      if (stop_) return;
-      seen = generation_;
-    }
+  while (wait_for_work(seen)) {
+    seen = generation_.load(std::memory_order_acquire);
     run_chunks(thread);
-    {
+    if (busy_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      // The caller may be asleep on done_: notify under the mutex so that it cannot check the
+      // predicate, miss this, and then sleep.
       std::lock_guard lock(mutex_);
-      if (--busy_ == 0) done_.notify_one();
+      done_.notify_one();
     }
   }
+}
+
+void ThreadPool::wait_until_idle() {
+  const auto idle = [&] { return busy_.load(std::memory_order_acquire) == 0; };
+  if (spin_until(idle)) return;
+  std::unique_lock lock(mutex_);
+  done_.wait(lock, idle);
 }
 
 void ThreadPool::parallel_for(int64_t count, int64_t grain,
@@ -72,19 +114,19 @@ void ThreadPool::parallel_for(int64_t count, int64_t grain,
     body(0, count, 0);
     return;
   }
+  body_ = &body;
+  count_ = count;
+  grain_ = grain;
+  next_.store(0, std::memory_order_relaxed);
+  busy_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
   {
+    // Under the mutex: a worker about to sleep checks the generation under it too.
     std::lock_guard lock(mutex_);
-    body_ = &body;
-    count_ = count;
-    grain_ = grain;
-    next_.store(0);
-    busy_ = static_cast<int>(workers_.size());
-    ++generation_;
+    generation_.fetch_add(1, std::memory_order_release);
   }
   wake_.notify_all();
   run_chunks(0);
-  std::unique_lock lock(mutex_);
-  done_.wait(lock, [&] { return busy_ == 0; });
+  wait_until_idle();
   body_ = nullptr;
 }
 

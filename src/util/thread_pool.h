@@ -3,6 +3,11 @@
 // Safe to share: any number of threads may call parallel_for at once. The pool runs one loop at
 // a time (each loop already uses every core); concurrent callers take turns in arrival order.
 // A loop body must not call parallel_for on the same pool (it would wait for itself).
+//
+// Decode runs a few hundred short loops per token, each a few tens of microseconds of work: a
+// worker that finishes one waits for the next by spinning for a while (kSpin) before it sleeps
+// on a condition variable, so that handing out a loop costs a cache-line write, not a futex
+// wake per thread.
 #pragma once
 
 #include <atomic>
@@ -46,16 +51,22 @@ class ThreadPool {
   std::vector<std::thread> workers_;
   std::vector<std::vector<float>> scratch_;
   std::mutex turn_;  // held by the caller whose loop runs
-  std::mutex mutex_;
+  // Waits until `generation_` differs from `seen` or the pool stops; false when it stops.
+  bool wait_for_work(uint64_t seen);
+  void wait_until_idle();
+
+  std::mutex mutex_;  // guards sleeping: the condition variables' predicates are read under it
   std::condition_variable wake_;
   std::condition_variable done_;
+  // The loop being run; written by the caller before it publishes a new generation_ (release)
+  // and read by the workers after they see it (acquire).
   const std::function<void(int64_t, int64_t, int)>* body_ = nullptr;
   int64_t count_ = 0;
   int64_t grain_ = 1;
   std::atomic<int64_t> next_{0};
-  uint64_t generation_ = 0;
-  int busy_ = 0;
-  bool stop_ = false;
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<int> busy_{0};  // workers that have not finished the current generation
+  std::atomic<bool> stop_{false};
 };
 
 }  // namespace gptoss
