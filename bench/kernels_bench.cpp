@@ -34,7 +34,7 @@ std::vector<uint8_t> random_bf16(size_t elements) {
   return v;
 }
 
-void run_linear(benchmark::State& state, const Matrix& m, LinearPrecision precision = prefill_precision()) {
+void run_linear(benchmark::State& state, const Matrix& m, LinearPrecision precision = LinearPrecision::f32) {
   const int64_t n = state.range(0);
   std::vector<float> x(static_cast<size_t>(n * m.cols), 0.5f), y(static_cast<size_t>(n * m.rows));
   for (auto _ : state) {

@@ -175,7 +175,7 @@ PYBIND11_MODULE(gptoss, m) {
            "like Hugging Face's apply_chat_template for gpt-oss; token ids unless tokenize=False.");
 
   m.def("load", [](const std::string& path_or_repo, int threads, const std::string& device, const std::string& kv_dtype,
-                   int max_running) {
+                   int max_running, const std::string& precision) {
           std::filesystem::path dir;
           {
             py::gil_scoped_release release;
@@ -185,7 +185,7 @@ PYBIND11_MODULE(gptoss, m) {
           PyTokenizer tokenizer;
           {
             py::gil_scoped_release release;
-            model.model = Model::load(dir, {.device = device, .threads = threads});
+            model.model = Model::load(dir, {.device = device, .threads = threads, .precision = precision});
             tokenizer.tokenizer = std::make_shared<Tokenizer>(Tokenizer::load(dir));
             SchedulerOptions options;
             options.max_running = max_running;
@@ -196,10 +196,11 @@ PYBIND11_MODULE(gptoss, m) {
           return py::make_tuple(model, tokenizer);
         },
         py::arg("path_or_hf_repo"), py::arg("threads") = 0, py::arg("device") = "auto", py::arg("kv_dtype") = "bf16",
-        py::arg("max_running") = 16,
+        py::arg("max_running") = 16, py::arg("precision") = "auto",
         "Loads a model directory or Hugging Face repo id (from the local cache, downloading if needed): "
         "returns (model, tokenizer). device: 'cpu', 'cuda' or 'auto'; kv_dtype: 'bf16' or 'f32' (exact); "
-        "max_running: generations from different threads batched together.");
+        "max_running: generations from different threads batched together; precision: 'auto', 'f32' (exact) or "
+        "'bf16' (prompts and batches; see LoadOptions).");
 
   py::class_<SamplerOptions>(m, "Sampler")
       .def_readwrite("temp", &SamplerOptions::temperature)

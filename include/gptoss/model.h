@@ -16,6 +16,22 @@ struct LoadOptions {
   // Where the model runs: "cpu", "cuda" (in builds with CUDA) or "auto" (the best available).
   std::string device = "auto";
   int threads = 0;  // CPU worker threads; 0 = one per hardware thread
+  // Arithmetic of long inputs (prefill, perplexity windows): "f32" multiplies in float32 (the
+  // exact path the fixtures are checked with); "bf16" rounds activations and weights to bf16
+  // and sums in float32 (AMX or AVX512-BF16 on the CPU; several times faster); "auto" is bf16
+  // where the device has such a product, else f32. Decode (a few rows) is float32 either way.
+  std::string precision = "auto";
+  // Time every operation of the forward pass (Model::profile); costs a clock read per op.
+  bool profile = false;
+};
+
+// Wall time of one operation of the forward pass, summed over its calls since load (or since
+// Model::clear_profile), and the weight bytes those calls read.
+struct OperationProfile {
+  std::string name;  // "decode/moe", "prefill/attention.qkv", …
+  int64_t calls = 0;
+  double seconds = 0;
+  double weight_bytes = 0;
 };
 
 // One stored tensor as the loader understood it.
@@ -53,6 +69,9 @@ class Model {
   virtual ModelDescription describe() const = 0;
   virtual std::string device() const = 0;  // the backend it runs on: "cpu", "cuda"
   virtual int64_t free_memory() const = 0;  // bytes its device could still allocate
+  // The forward pass's time per operation when loaded with LoadOptions::profile; else empty.
+  virtual std::vector<OperationProfile> profile() const = 0;
+  virtual void clear_profile() const = 0;
 
  protected:
   Model() = default;

@@ -14,6 +14,7 @@ namespace gptoss {
 
 struct BackendOptions {
   int threads = 0;  // CPU worker threads; 0 = one per hardware thread
+  std::string precision = "auto";  // LoadOptions::precision
 };
 
 struct BackendEntry {

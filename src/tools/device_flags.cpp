@@ -11,6 +11,11 @@ namespace gptoss::tools {
 void add_device_flags(CLI::App* cmd, DeviceFlags& f) {
   cmd->add_option("--device", f.device, "Where to run: cpu, cuda or auto (the best available)")->capture_default_str();
   add_threads_flag(cmd, f.threads);
+  cmd->add_option("--precision", f.precision,
+                  "Arithmetic of prompts and batches: f32 (exact), bf16 (faster; AMX or AVX512-BF16 on a CPU) or "
+                  "auto (bf16 where the device has it)")
+      ->check(CLI::IsMember({"auto", "f32", "bf16"}))
+      ->capture_default_str();
 }
 
 void add_kv_flags(CLI::App* cmd, DeviceFlags& f) {
@@ -19,7 +24,9 @@ void add_kv_flags(CLI::App* cmd, DeviceFlags& f) {
                   "KV cache pool size, e.g. 8GiB or 50% of free memory (default: what the context needs)");
 }
 
-LoadOptions load_options(const DeviceFlags& f) { return {.device = f.device, .threads = f.threads}; }
+LoadOptions load_options(const DeviceFlags& f) {
+  return {.device = f.device, .threads = f.threads, .precision = f.precision};
+}
 
 KvOptions kv_options(const DeviceFlags& f, const Model& model) {
   KvOptions kv;

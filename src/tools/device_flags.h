@@ -14,11 +14,12 @@ namespace gptoss::tools {
 struct DeviceFlags {
   std::string device = "auto";
   int threads = 0;
+  std::string precision = "auto";
   std::string kv_dtype = "bf16";
   std::string kv_memory;  // e.g. "8GiB", "512M", "50%" (of free memory); empty: as needed
 };
 
-// --device and -t/--threads.
+// --device, -t/--threads and --precision.
 void add_device_flags(CLI::App* cmd, DeviceFlags& flags);
 // --kv-dtype and --kv-memory, for commands that keep a KV cache.
 void add_kv_flags(CLI::App* cmd, DeviceFlags& flags);

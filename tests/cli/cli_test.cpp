@@ -311,7 +311,8 @@ TEST(CliFlags, LogitsOutOntoADirectoryLeavesNoPartialFile) {
 TEST(CliFlags, LogitsOutStreamsChunksIntoTheSameFile) {
   test::TempDir dir;
   const std::string prompt = std::string(kShortPrompt) + ",13,976,4853,19705,68347,13,11";  // 11 tokens
-  const std::string model = "logits --model " + quoted(test::tiny_model_dir()) + " --tokens " + prompt;
+  // f32: chunks of 3 decode in float32, a chunk of 11 would otherwise prefill in bf16.
+  const std::string model = "logits --precision f32 --model " + quoted(test::tiny_model_dir()) + " --tokens " + prompt;
   const auto streamed = run_cli(model + " --chunk 3 --out " + quoted(dir / "streamed.safetensors"));
   ASSERT_EQ(streamed.exit_code, 0) << streamed.err;
   const auto whole = run_cli(model + " --chunk 64 --out " + quoted(dir / "whole.safetensors"));

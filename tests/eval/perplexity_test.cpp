@@ -25,7 +25,7 @@ constexpr int32_t kReturn = 200002;  // <|return|>, config.json's eos_token_id
 class TinyEvaluation : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    model_ = Model::load(test::tiny_model_dir()).release();
+    model_ = Model::load(test::tiny_model_dir(), {.precision = "f32"}).release();
     const auto docs = read_documents(test::test_data_dir() / "wikitext-2-raw" / "wiki.test.raw", DocumentFormat::wikitext);
     wiki_ = new std::vector<int32_t>(build_token_stream(test::gpt_oss_tokenizer(), docs, {kReturn, false, 300}));
   }

@@ -6,6 +6,8 @@
 #include <cmath>
 #include <numeric>
 
+#include <nlohmann/json.hpp>
+
 #include "gptoss/gptoss.h"
 #include "support/test_support.h"
 
@@ -25,7 +27,8 @@ struct HiddenCapture : HiddenStateObserver {
 class ReferenceTest : public ::testing::TestWithParam<std::string> {
  protected:
   static void SetUpTestSuite() {
-    model_ = Model::load(test::tiny_model_dir()).release();
+    // f32: the fixtures are float32 and checked to 1e-4; the default precision has its own test.
+    model_ = Model::load(test::tiny_model_dir(), {.precision = "f32"}).release();
     reference_ = new std::map<std::string, HostTensor>(
         test::read_all_tensors(test::test_data_dir() / "tiny-gpt-oss" / "reference.safetensors"));
   }
@@ -120,6 +123,24 @@ TEST_P(ReferenceTest, GreedyContinuationWithKvCacheMatchesTransformers) {
     next = {id};
   }
   EXPECT_EQ(generated, expected);
+}
+
+// What a user gets by default (bf16 prefill where the CPU has a bf16 product) lands within the
+// distance transformers' own bfloat16 run lands from its float32 one (reference.json).
+TEST_P(ReferenceTest, DefaultPrecisionStaysWithinTheBf16NoiseFloor) {
+  const auto fixture = nlohmann::json::parse(test::read_file(test::test_data_dir() / "tiny-gpt-oss" / "reference.json"));
+  const double noise_floor = fixture.at("prompts").at(GetParam()).at("bf16_vs_fp32_rel_err").get<double>();
+  ASSERT_GT(noise_floor, 0);
+
+  const auto model = Model::load(test::tiny_model_dir());
+  const std::vector<int32_t> tokens = ids();
+  Session session(*model, {.max_sequences = 1, .context_length = static_cast<int>(tokens.size())});
+  const SequenceInput input{0, tokens, LogitsWanted::last};
+  const Logits logits = session.forward({&input, 1});
+  const double err = test::relative_l2(logits.row(0), ref("logits_last").f32.data(), static_cast<size_t>(logits.vocab));
+  EXPECT_LE(err, noise_floor);
+  std::printf("[%s] default precision: last logits relative L2 %.3g (bf16 noise floor %.3g)\n", GetParam().c_str(), err,
+              noise_floor);
 }
 
 INSTANTIATE_TEST_SUITE_P(TinyGptOss, ReferenceTest, ::testing::Values("short", "long", "romanian", "harmony"),

@@ -22,8 +22,9 @@ CLI = os.environ["GPTOSS_CLI"]
 class GptossModule(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        # f32 keys and values: the greedy continuation is compared with transformers' (float32).
-        cls.model, cls.tokenizer = gptoss.load(MODEL, kv_dtype="f32")
+        # f32 keys, values and arithmetic: the greedy continuation is compared with transformers'
+        # (float32).
+        cls.model, cls.tokenizer = gptoss.load(MODEL, kv_dtype="f32", precision="f32")
 
     def test_load_returns_model_and_tokenizer(self):
         self.assertEqual(self.model.num_layers, 4)

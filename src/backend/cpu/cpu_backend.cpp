@@ -57,11 +57,12 @@ BackendEntry cpu_backend_entry() {
           .priority = 0,
           .available = [] { return true; },
           .make = [](const BackendOptions& o) -> std::unique_ptr<Backend> {
-            return std::make_unique<CpuBackend>(o.threads);
+            return std::make_unique<CpuBackend>(o.threads, o.precision);
           }};
 }
 
-CpuBackend::CpuBackend(int threads) : pool_(threads) {}
+CpuBackend::CpuBackend(int threads, const std::string& precision)
+    : precision_(resolve_precision(precision)), pool_(threads) {}
 
 std::unique_ptr<ExecutionContext> CpuBackend::make_context() { return std::make_unique<CpuContext>(); }
 
@@ -80,7 +81,7 @@ void CpuBackend::rmsnorm(ExecutionContext&, Activations x, Vector weight, float 
 }
 
 void CpuBackend::linear(ExecutionContext&, Activations x, const Matrix& w, Vector bias, Activations y) {
-  gptoss::linear({x.f32(), x.rows, &w, 0, bias.data, y.f32(), y.cols}, pool_);
+  gptoss::linear({x.f32(), x.rows, &w, 0, bias.data, y.f32(), y.cols}, pool_, best_cpu_kernels(), precision_);
 }
 
 void CpuBackend::rope(ExecutionContext& ctx, Activations x, int heads, int head_dim, const RopeParameters& rope) {
@@ -99,7 +100,7 @@ void CpuBackend::attention(ExecutionContext& ctx, Activations q, Activations k, 
 
 void CpuBackend::moe(ExecutionContext&, Activations x, const MoeWeights& weights, const MoeParameters& params,
                      Activations out) {
-  moe_rows(x.f32(), x.rows, weights, params, out.f32(), pool_);
+  moe_rows(x.f32(), x.rows, weights, params, out.f32(), pool_, precision_);
 }
 
 void CpuBackend::add(ExecutionContext&, Activations x, Activations delta) {

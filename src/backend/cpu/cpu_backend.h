@@ -3,6 +3,7 @@
 #pragma once
 
 #include "backend/backend.h"
+#include "backend/cpu/linear.h"
 #include "backend/registry.h"
 #include "util/thread_pool.h"
 
@@ -10,7 +11,8 @@ namespace gptoss {
 
 class CpuBackend final : public Backend {
  public:
-  explicit CpuBackend(int threads);
+  // Throws gptoss::Error for a precision this CPU cannot run (see LoadOptions::precision).
+  CpuBackend(int threads, const std::string& precision);
   const char* name() const override { return "cpu"; }
 
   Buffer allocate(ElementType dtype, int64_t elements, const char* what) override {
@@ -40,6 +42,7 @@ class CpuBackend final : public Backend {
 
  private:
   HostMemory memory_;
+  LinearPrecision precision_;
   ThreadPool pool_;
 };
 

@@ -1,7 +1,6 @@
 #include "backend/cpu/linear.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -50,17 +49,14 @@ void prefill_bf16(const LinearArgs& a, const MatrixSlice& w, ThreadPool& pool, c
 
 }  // namespace
 
-LinearPrecision prefill_precision() {
-  static const LinearPrecision chosen = [] {
-    const char* wanted = std::getenv("GPTOSS_PREFILL");
-    const std::string name = wanted != nullptr ? wanted : "";
-    if (name.empty() || name == "f32") return LinearPrecision::f32;
-    if (name != "bf16") throw Error("GPTOSS_PREFILL=" + name + ": expected f32 or bf16");
-    if (best_cpu_kernels().bf16_products == nullptr)
-      throw Error("GPTOSS_PREFILL=bf16: kernels " + std::string(best_cpu_kernels().name) + " have no bf16 product (needs AVX512-BF16)");
-    return LinearPrecision::bf16;
-  }();
-  return chosen;
+LinearPrecision resolve_precision(const std::string& name, const CpuKernels& kernels) {
+  const bool has_bf16 = kernels.bf16_products != nullptr;
+  if (name == "auto") return has_bf16 ? LinearPrecision::bf16 : LinearPrecision::f32;
+  if (name == "f32") return LinearPrecision::f32;
+  if (name != "bf16") throw Error("precision '" + name + "': expected auto, f32 or bf16");
+  if (!has_bf16)
+    throw Error("precision bf16: the " + std::string(kernels.name) + " kernels have no bf16 product (needs AMX or AVX512-BF16)");
+  return LinearPrecision::bf16;
 }
 
 void linear(const LinearArgs& a, ThreadPool& pool, const CpuKernels& kernels, LinearPrecision precision) {

@@ -36,35 +36,126 @@ void swiglu(const float* gate, const float* up, int64_t n, float limit, float al
   }
 }
 
+namespace {
+
+// The routed (row, weight) pairs of one expert, in row order.
+using Assignment = std::vector<std::pair<int64_t, float>>;
+
+// dst[i] = x[list[i].first] for each of the list's rows.
+void gather_rows(const float* x, int64_t hidden, const Assignment& list, std::vector<float>& dst) {
+  dst.resize(list.size() * static_cast<size_t>(hidden));
+  for (size_t i = 0; i < list.size(); ++i)
+    std::memcpy(dst.data() + static_cast<int64_t>(i) * hidden, x + list[i].first * hidden, sizeof(float) * static_cast<size_t>(hidden));
+}
+
+// One expert's share of a decode step: its input rows gathered, its activations.
+struct ExpertSlot {
+  int expert = 0;
+  const Assignment* rows = nullptr;
+  std::vector<float> x, gate, up, act, y;  // [n, hidden], [n, inter] ×3, [n, hidden]
+};
+
+// Decode (every expert sees at most kMaxFusedInputs rows): two loops over the pool for all the
+// selected experts together, instead of three per expert. The first streams gate and up rows
+// of every selected expert once and applies the SwiGLU to what it produced; the second streams
+// the down rows and adds each expert's weighted output into `out`, each thread owning a range
+// of output features.
+void moe_decode(const float* x, int64_t hidden, const MoeWeights& w, const MoeParameters& p,
+                const std::vector<Assignment>& assigned, float* out, ThreadPool& pool) {
+  const int64_t inter = w.gate.rows;
+  const CpuKernels& kernels = best_cpu_kernels();
+  // Kept across calls (no allocation per layer). The workers reach the caller's copy through
+  // this reference: inside the lambdas a thread_local's name would mean their own, empty one.
+  thread_local std::vector<ExpertSlot> caller_slots;
+  std::vector<ExpertSlot>& slots = caller_slots;
+  size_t used = 0;
+  for (int e = 0; e < p.experts; ++e) {
+    const Assignment& list = assigned[static_cast<size_t>(e)];
+    if (list.empty()) continue;
+    if (slots.size() <= used) slots.emplace_back();
+    ExpertSlot& s = slots[used++];
+    const auto n = static_cast<int64_t>(list.size());
+    s.expert = e;
+    s.rows = &list;
+    gather_rows(x, hidden, list, s.x);
+    for (auto* v : {&s.gate, &s.up, &s.act}) v->resize(static_cast<size_t>(n * inter));
+    s.y.resize(static_cast<size_t>(n * hidden));
+  }
+  const auto count = static_cast<int64_t>(used);
+  const int64_t grain = std::max<int64_t>(16, count * inter / (8 * pool.size()));
+
+  pool.parallel_for(count * inter, grain, [&](int64_t begin, int64_t end, int) {
+    for (int64_t at = begin; at < end;) {
+      ExpertSlot& s = slots[static_cast<size_t>(at / inter)];
+      const int64_t r0 = at % inter, r1 = std::min(inter, r0 + (end - at));
+      const auto n = static_cast<int>(s.rows->size());
+      const MatrixSlice gate = slice(w.gate, s.expert), up = slice(w.up, s.expert);
+      kernels.fused(gate)(gate, s.x.data(), n, s.gate.data(), inter, r0, r1);
+      kernels.fused(up)(up, s.x.data(), n, s.up.data(), inter, r0, r1);
+      const float* gate_bias = w.gate_bias.data + s.expert * inter;
+      const float* up_bias = w.up_bias.data + s.expert * inter;
+      for (int i = 0; i < n; ++i) {
+        float* g = s.gate.data() + i * inter;
+        float* u = s.up.data() + i * inter;
+        for (int64_t r = r0; r < r1; ++r) {
+          g[r] += gate_bias[r];
+          u[r] += up_bias[r];
+        }
+        swiglu(g + r0, u + r0, r1 - r0, p.swiglu_limit, p.swiglu_alpha, s.act.data() + i * inter + r0);
+      }
+      at += r1 - r0;
+    }
+  });
+
+  const int64_t down_grain = std::max<int64_t>(16, hidden / (8 * pool.size()));
+  pool.parallel_for(hidden, down_grain, [&](int64_t r0, int64_t r1, int) {
+    for (int64_t k = 0; k < count; ++k) {
+      ExpertSlot& s = slots[static_cast<size_t>(k)];
+      const auto n = static_cast<int>(s.rows->size());
+      const MatrixSlice down = slice(w.down, s.expert);
+      kernels.fused(down)(down, s.act.data(), n, s.y.data(), hidden, r0, r1);
+      const float* bias = w.down_bias.data + s.expert * hidden;
+      for (int i = 0; i < n; ++i) {
+        const auto [row, weight] = (*s.rows)[static_cast<size_t>(i)];
+        const float* y = s.y.data() + i * hidden;
+        float* o = out + row * hidden;
+        for (int64_t r = r0; r < r1; ++r) o[r] += weight * (y[r] + bias[r]);
+      }
+    }
+  });
+}
+
+}  // namespace
+
 void moe_rows(const float* x, int64_t rows, const MoeWeights& w, const MoeParameters& p, float* out,
-              ThreadPool& pool) {
+              ThreadPool& pool, LinearPrecision precision) {
+  const CpuKernels& kernels = best_cpu_kernels();
   const int64_t hidden = w.down.rows, inter = w.gate.rows;
   std::vector<float> router_logits(static_cast<size_t>(rows * p.experts));
-  linear({x, rows, &w.router, 0, w.router_bias.data, router_logits.data(), p.experts}, pool);
+  linear({x, rows, &w.router, 0, w.router_bias.data, router_logits.data(), p.experts}, pool, kernels, precision);
 
   // Rows per expert, with their routing weights, in row order.
-  std::vector<std::vector<std::pair<int64_t, float>>> assigned(static_cast<size_t>(p.experts));
+  std::vector<Assignment> assigned(static_cast<size_t>(p.experts));
   for (int64_t r = 0; r < rows; ++r)
     for (const ExpertChoice& c : route_token(router_logits.data() + r * p.experts, p.experts, p.experts_per_token))
       assigned[static_cast<size_t>(c.expert)].emplace_back(r, c.weight);
 
   std::memset(out, 0, sizeof(float) * static_cast<size_t>(rows * hidden));
+  if (rows <= kMaxFusedInputs) return moe_decode(x, hidden, w, p, assigned, out, pool);
   std::vector<float> xs, gate, up, act, y;
   for (int e = 0; e < p.experts; ++e) {
     const auto& list = assigned[static_cast<size_t>(e)];
     const auto n = static_cast<int64_t>(list.size());
     if (n == 0) continue;
-    xs.resize(static_cast<size_t>(n * hidden));
-    for (int64_t i = 0; i < n; ++i)
-      std::memcpy(xs.data() + i * hidden, x + list[static_cast<size_t>(i)].first * hidden, sizeof(float) * static_cast<size_t>(hidden));
+    gather_rows(x, hidden, list, xs);
     gate.resize(static_cast<size_t>(n * inter));
     up.resize(static_cast<size_t>(n * inter));
     act.resize(static_cast<size_t>(n * inter));
     y.resize(static_cast<size_t>(n * hidden));
-    linear({xs.data(), n, &w.gate, e, w.gate_bias.data + e * inter, gate.data(), inter}, pool);
-    linear({xs.data(), n, &w.up, e, w.up_bias.data + e * inter, up.data(), inter}, pool);
+    linear({xs.data(), n, &w.gate, e, w.gate_bias.data + e * inter, gate.data(), inter}, pool, kernels, precision);
+    linear({xs.data(), n, &w.up, e, w.up_bias.data + e * inter, up.data(), inter}, pool, kernels, precision);
     swiglu(gate.data(), up.data(), n * inter, p.swiglu_limit, p.swiglu_alpha, act.data());
-    linear({act.data(), n, &w.down, e, w.down_bias.data + e * hidden, y.data(), hidden}, pool);
+    linear({act.data(), n, &w.down, e, w.down_bias.data + e * hidden, y.data(), hidden}, pool, kernels, precision);
     for (int64_t i = 0; i < n; ++i) {
       const auto [row, weight] = list[static_cast<size_t>(i)];
       axpy(weight, y.data() + i * hidden, out + row * hidden, hidden);
