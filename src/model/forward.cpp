@@ -1,14 +1,17 @@
 #include "model/forward.h"
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <string>
 
 #include "gptoss/error.h"
 #include "model/rope.h"
 
 namespace gptoss {
 
-ForwardPass::ForwardPass(const ModelConfig& config, const ModelWeights& weights, Backend& backend)
-    : config_(config), weights_(weights), backend_(backend), context_(backend.make_context()),
+ForwardPass::ForwardPass(const ModelConfig& config, const ModelWeights& weights, Backend& backend, OpProfile* profile)
+    : config_(config), weights_(weights), backend_(backend), profile_(profile), context_(backend.make_context()),
       rope_(rope_parameters(config)) {
   attention_.heads = config.num_attention_heads;
   attention_.kv_heads = config.num_key_value_heads;
@@ -33,6 +36,16 @@ void ForwardPass::observe(HiddenStateObserver* observer, int index, Activations 
   observer->on_hidden_state(index, x.rows, x.cols, host_scratch_.data());
 }
 
+template <class Op>
+void ForwardPass::timed(const char* name, double weight_bytes, Op&& op) {
+  if (profile_ == nullptr) return op();
+  const auto start = std::chrono::steady_clock::now();
+  op();
+  context_->stream().synchronize();
+  profile_->record(std::string(phase_) + name,
+                   std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), weight_bytes);
+}
+
 Activations ForwardPass::run(const BatchLayout& layout, const KvLayers& kv, HiddenStateObserver* observer,
                              const StopCheck& should_stop) {
   ExecutionContext& ctx = *context_;
@@ -47,29 +60,39 @@ Activations ForwardPass::run(const BatchLayout& layout, const KvLayers& kv, Hidd
   const Activations delta = buffer(delta_, n, hidden, "layer outputs");
 
   ctx.begin_batch(layout);
-  backend_.embed(ctx, weights_.embedding, x);
+  phase_ = n == static_cast<int64_t>(layout.sequences.size()) ? "decode/" : "prefill/";
+  // Distinct experts a layer reads: k per row, at most all of them.
+  const double experts_read = static_cast<double>(std::min<int64_t>(n * moe_.experts_per_token, moe_.experts));
+  timed("embed", 0, [&] { backend_.embed(ctx, weights_.embedding, x); });
   observe(observer, 0, x);
   for (int l = 0; l < config_.num_layers; ++l) {
     if (should_stop && should_stop()) throw Interrupted();
     const LayerWeights& layer = weights_.layers[static_cast<size_t>(l)];
     const AttentionWeights& a = layer.attention;
+    const MoeWeights& m = layer.moe;
     // x = x + o_proj(attention(rope(q_proj(norm(x))), rope(k_proj(…)), v_proj(…)))
-    backend_.rmsnorm(ctx, x, a.norm, eps, normed);
-    backend_.linear(ctx, normed, a.q, a.q_bias, q);
-    backend_.linear(ctx, normed, a.k, a.k_bias, k);
-    backend_.linear(ctx, normed, a.v, a.v_bias, v);
-    backend_.rope(ctx, q, config_.num_attention_heads, config_.head_dim, rope_);
-    backend_.rope(ctx, k, config_.num_key_value_heads, config_.head_dim, rope_);
+    timed("norm", 0, [&] { backend_.rmsnorm(ctx, x, a.norm, eps, normed); });
+    timed("attention.qkv", static_cast<double>(matrix_bytes(a.q) + matrix_bytes(a.k) + matrix_bytes(a.v)), [&] {
+      backend_.linear(ctx, normed, a.q, a.q_bias, q);
+      backend_.linear(ctx, normed, a.k, a.k_bias, k);
+      backend_.linear(ctx, normed, a.v, a.v_bias, v);
+    });
+    timed("attention.rope", 0, [&] {
+      backend_.rope(ctx, q, config_.num_attention_heads, config_.head_dim, rope_);
+      backend_.rope(ctx, k, config_.num_key_value_heads, config_.head_dim, rope_);
+    });
     AttentionParameters params = attention_;
     params.window = kv.window(l);
     params.sinks = a.sinks;
-    backend_.attention(ctx, q, k, v, kv.layer(l), params, attended);
-    backend_.linear(ctx, attended, a.o, a.o_bias, delta);
-    backend_.add(ctx, x, delta);
+    timed("attention.sdpa", 0, [&] { backend_.attention(ctx, q, k, v, kv.layer(l), params, attended); });
+    timed("attention.o", static_cast<double>(matrix_bytes(a.o)), [&] { backend_.linear(ctx, attended, a.o, a.o_bias, delta); });
+    timed("add", 0, [&] { backend_.add(ctx, x, delta); });
     // x = x + moe(norm(x))
-    backend_.rmsnorm(ctx, x, layer.moe.norm, eps, normed);
-    backend_.moe(ctx, normed, layer.moe, moe_, delta);
-    backend_.add(ctx, x, delta);
+    timed("norm", 0, [&] { backend_.rmsnorm(ctx, x, m.norm, eps, normed); });
+    const double expert_bytes = static_cast<double>(matrix_bytes(m.gate) + matrix_bytes(m.up) + matrix_bytes(m.down));
+    timed("moe", static_cast<double>(matrix_bytes(m.router)) + experts_read * expert_bytes,
+          [&] { backend_.moe(ctx, normed, m, moe_, delta); });
+    timed("add", 0, [&] { backend_.add(ctx, x, delta); });
     observe(observer, l + 1, x);
   }
   if (observer != nullptr) {
@@ -81,9 +104,11 @@ Activations ForwardPass::run(const BatchLayout& layout, const KvLayers& kv, Hidd
   const Activations result = buffer(logits_, std::max<int64_t>(outputs, 1), config_.vocab_size, "logits");
   if (outputs == 0) return result.first_rows(0);
   const Activations selected = buffer(outputs_, outputs, hidden, "output rows");
-  backend_.gather_output_rows(ctx, x, selected);
-  backend_.rmsnorm(ctx, selected, weights_.final_norm, eps, selected);
-  backend_.linear(ctx, selected, weights_.lm_head, Vector{}, result.first_rows(outputs));
+  timed("lm_head", static_cast<double>(matrix_bytes(weights_.lm_head)), [&] {
+    backend_.gather_output_rows(ctx, x, selected);
+    backend_.rmsnorm(ctx, selected, weights_.final_norm, eps, selected);
+    backend_.linear(ctx, selected, weights_.lm_head, Vector{}, result.first_rows(outputs));
+  });
   return result.first_rows(outputs);
 }
 

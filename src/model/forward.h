@@ -8,6 +8,7 @@
 #include "gptoss/config.h"
 #include "gptoss/observer.h"
 #include "backend/weights.h"
+#include "model/op_profile.h"
 
 namespace gptoss {
 
@@ -26,7 +27,9 @@ using StopCheck = std::function<bool()>;
 // backend at once; one ForwardPass is used by one thread at a time.
 class ForwardPass {
  public:
-  ForwardPass(const ModelConfig& config, const ModelWeights& weights, Backend& backend);
+  // `profile`, when given, receives every operation's wall time (the stream synchronized after
+  // each: profiling serializes an asynchronous backend).
+  ForwardPass(const ModelConfig& config, const ModelWeights& weights, Backend& backend, OpProfile* profile = nullptr);
 
   // Runs the rows of `layout` through every layer, storing their keys and values into `kv`, and
   // returns the logits of layout.output_rows ([outputs, vocab], backend memory, valid until
@@ -40,10 +43,15 @@ class ForwardPass {
  private:
   Activations buffer(Buffer& storage, int64_t rows, int64_t cols, const char* what);
   void observe(HiddenStateObserver* observer, int index, Activations x);
+  // Runs op(); when profiling, records its time as `name` with the weight bytes it read.
+  template <class Op>
+  void timed(const char* name, double weight_bytes, Op&& op);
 
   const ModelConfig& config_;
   const ModelWeights& weights_;
   Backend& backend_;
+  OpProfile* profile_;
+  const char* phase_ = "";  // "decode/" (one row per sequence) or "prefill/", while profiling
   std::unique_ptr<ExecutionContext> context_;
   RopeParameters rope_;
   AttentionParameters attention_;

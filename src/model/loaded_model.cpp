@@ -10,6 +10,7 @@
 #include "io/text_file.h"
 #include "model/checkpoint_reader.h"
 #include "model/checkpoint_layout.h"
+#include "model/op_profile.h"
 #include "backend/registry.h"
 
 namespace gptoss {
@@ -52,7 +53,8 @@ LoadedModel::LoadedModel(const std::filesystem::path& dir, const LoadOptions& op
   description_ = reader.description();
   description_.checkpoint_format = layout->description();
   eos_token_ids_ = read_eos_token_ids(dir / "generation_config.json", config_);
-  backend_ = make_backend(options.device, {.threads = options.threads});
+  backend_ = make_backend(options.device, {.threads = options.threads, .precision = options.precision});
+  if (options.profile) profile_ = std::make_unique<OpProfile>();
   try {
     device_weights_ = backend_->prepare_weights(host_weights_);
   } catch (const std::bad_alloc&) {

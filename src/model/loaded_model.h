@@ -7,6 +7,7 @@
 #include "backend/backend.h"
 #include "gptoss/model.h"
 #include "io/checkpoint.h"
+#include "model/op_profile.h"
 #include "backend/weights.h"
 
 namespace gptoss {
@@ -20,6 +21,11 @@ class LoadedModel final : public Model {
   ModelDescription describe() const override { return description_; }
   std::string device() const override { return backend_->name(); }
   int64_t free_memory() const override { return backend_->available_memory(); }
+  std::vector<OperationProfile> profile() const override { return profile_ ? profile_->snapshot() : std::vector<OperationProfile>{}; }
+  void clear_profile() const override {
+    if (profile_) profile_->clear();
+  }
+  OpProfile* op_profile() const { return profile_.get(); }  // null unless LoadOptions::profile
 
   Backend& backend() const { return *backend_; }
   const std::vector<int32_t>& eos_token_ids() const { return eos_token_ids_; }
@@ -35,6 +41,7 @@ class LoadedModel final : public Model {
   std::unique_ptr<Backend> backend_;
   ModelWeights device_weights_;
   std::vector<int32_t> eos_token_ids_;
+  std::unique_ptr<OpProfile> profile_;
 };
 
 const LoadedModel& loaded(const Model& model);

@@ -63,6 +63,9 @@ float load_scale(ScaleType type, const uint8_t* base, int64_t index);
 // Bytes of one packed row of `cols` weights in this format (codes only, no scales).
 int64_t packed_row_bytes(WeightFormat format, int64_t cols, int bits);
 
+// Bytes one matrix of the stack occupies: its packed rows plus their scales and biases.
+int64_t matrix_bytes(const Matrix& m);
+
 // Reference decode of one row of matrix `matrix` into cols floats: exact for every format
 // (affine: scale·q + bias in float32).
 void dequantize_row(const Matrix& m, int64_t matrix, int64_t row, float* out);

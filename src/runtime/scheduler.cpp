@@ -60,7 +60,7 @@ struct Scheduler::State {
              pool_options(m.config(), o.kv, o.max_kv_size, o.max_running, o.step_tokens, o.context_length, 0,
                           m.backend())),
         layers(pool),
-        forward(m.config(), m.device_weights(), m.backend()) {}
+        forward(m.config(), m.device_weights(), m.backend(), m.op_profile()) {}
   // A caller may keep a handle longer than the scheduler: its blocks go back to the pool now.
   ~State() {
     for (const Handle& r : running) release(*r);

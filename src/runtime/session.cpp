@@ -28,7 +28,7 @@ struct Session::State {
              pool_options(m.config(), o.kv, o.max_kv_size, o.max_sequences, o.max_sequences * o.context_length,
                           o.context_length, o.rollback, m.backend())),
         layers(pool),
-        forward(m.config(), m.device_weights(), m.backend()) {
+        forward(m.config(), m.device_weights(), m.backend(), m.op_profile()) {
     for (int s = 0; s < o.max_sequences; ++s) sequences.emplace_back(pool);
   }
 

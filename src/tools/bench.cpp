@@ -28,6 +28,7 @@ struct BenchArgs {
   int repetitions = 1;
   int batch = 1;
   bool json = false;
+  bool profile = false;
   DeviceFlags device;
 };
 
@@ -92,6 +93,41 @@ Measurement run_once(const Model& model, const BenchArgs& a, std::mt19937& rng) 
   return m;
 }
 
+// "12.3", or "" where an operation reads no weights.
+std::string optional_figure(double value, bool present) {
+  if (!present) return "";
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f", value);
+  return text;
+}
+
+// The forward pass's time per operation (Model::profile), per phase: its cost per pass (a
+// decode pass is one token per sequence, a prefill pass one step's prompt rows), its share of
+// the phase, and the bandwidth of the weights it read against the machine's read ceiling.
+void print_profile(const std::vector<OperationProfile>& ops, double ceiling) {
+  std::printf("\n| operation | calls | ms per pass | share | weight GB/s | %% of read ceiling |\n|---|---|---|---|---|---|\n");
+  for (const std::string phase : {"prefill/", "decode/"}) {
+    double total = 0;
+    int64_t passes = 0;
+    for (const auto& op : ops) {
+      if (op.name.rfind(phase, 0) != 0) continue;
+      total += op.seconds;
+      if (op.name == phase + "embed") passes = op.calls;
+    }
+    if (passes == 0) continue;
+    for (const auto& op : ops) {
+      if (op.name.rfind(phase, 0) != 0) continue;
+      const double gbs = op.weight_bytes / op.seconds / 1e9;
+      std::printf("| %s | %lld | %.3f | %.1f %% | %s | %s |\n", op.name.c_str(), static_cast<long long>(op.calls),
+                  1e3 * op.seconds / static_cast<double>(passes), 100 * op.seconds / total,
+                  optional_figure(gbs, op.weight_bytes > 0).c_str(),
+                  optional_figure(100 * gbs / ceiling, op.weight_bytes > 0).c_str());
+    }
+    std::printf("| %stotal | %lld passes | %.3f | | | |\n", phase.c_str(), static_cast<long long>(passes),
+                1e3 * total / static_cast<double>(passes));
+  }
+}
+
 std::pair<double, double> mean_std(const std::vector<double>& v) {
   double mean = 0, var = 0;
   for (double x : v) mean += x / static_cast<double>(v.size());
@@ -103,7 +139,9 @@ void run(const BenchArgs& a) {
   if (a.prompt < 1 || a.generate < 0 || a.repetitions < 1 || a.batch < 1)
     throw gptoss::Error("bench: -p ≥ 1, -n ≥ 0, -r ≥ 1 and --batch ≥ 1 please");
   const auto load_start = Clock::now();
-  const auto model = Model::load(model_directory(a.model), load_options(a.device));
+  LoadOptions options = load_options(a.device);
+  options.profile = a.profile;
+  const auto model = Model::load(model_directory(a.model), options);
   const double load_seconds = seconds_since(load_start);
   std::mt19937 rng(1234);
   std::vector<double> prefill, decode, ttft, scheduling;
@@ -139,6 +177,11 @@ void run(const BenchArgs& a) {
       j["decode_weight_gb_per_second"] = weight_gbs;
       j["percent_of_read_bandwidth"] = percent;
     }
+    if (a.profile) {
+      nlohmann::json& ops = j["profile"] = nlohmann::json::array();
+      for (const auto& op : model->profile())
+        ops.push_back({{"name", op.name}, {"calls", op.calls}, {"seconds", op.seconds}, {"weight_bytes", op.weight_bytes}});
+    }
     std::printf("%s\n", j.dump(2).c_str());
     return;
   }
@@ -150,6 +193,7 @@ void run(const BenchArgs& a) {
     std::printf("| %s | %s | %d | %.2f | %.1f ± %.1f | %.3f ± %.3f | %.2f ± %.2f | %.2f | %.2f | %.1f | %.2f |\n",
                 a.model.c_str(), model->device().c_str(), a.batch, load_seconds, pp, pp_sd, first, first_sd, tg, tg_sd,
                 tg / a.batch, 100 * sched, ceiling, peak);
+    if (a.profile) print_profile(model->profile(), ceiling);
     return;
   }
   std::printf("| model | device | load s | pp%d tok/s | TTFT s | tg%d tok/s | weights GB/token | weight GB/s | "
@@ -159,6 +203,7 @@ void run(const BenchArgs& a) {
   std::printf("| %s | %s | %.2f | %.1f ± %.1f | %.3f ± %.3f | %.2f ± %.2f | %.3f | %.2f | %.1f | %.1f | %.2f |\n",
               a.model.c_str(), model->device().c_str(), load_seconds, pp, pp_sd, first, first_sd, tg, tg_sd,
               per_token / 1e9, weight_gbs, ceiling, percent, peak);
+  if (a.profile) print_profile(model->profile(), ceiling);
 }
 
 }  // namespace
@@ -175,6 +220,7 @@ void add_bench_command(CLI::App& app) {
   add_device_flags(cmd, a->device);
   add_kv_flags(cmd, a->device);
   cmd->add_flag("--json", a->json, "Print JSON instead of a table");
+  cmd->add_flag("--profile", a->profile, "Time every operation of the forward pass (synchronizes after each)");
   cmd->callback([a] { run(*a); });
 }
 
