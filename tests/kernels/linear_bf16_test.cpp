@@ -1,6 +1,8 @@
-// The bf16 prefill path (AVX512-BF16) at gpt-oss-20b shapes, on random data: against a double
-// reference on the same bf16-rounded inputs and weights (only float32 summation differs), and
-// against the exact float32 reference (the cost of rounding to bf16).
+// The bf16 product of long inputs, on each implementation this CPU has (AVX512-BF16's
+// vdpbf16ps, AMX tiles), at gpt-oss-20b shapes on random data: against a double reference on
+// the same bf16-rounded inputs and weights (only float32 summation differs), and against the
+// exact float32 reference (the cost of rounding to bf16). An implementation this CPU lacks is
+// skipped with a message saying it is NOT tested.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -13,21 +15,27 @@
 namespace gptoss {
 namespace {
 
-// The AVX-512 set with its bf16 product, or null where this CPU lacks AVX512-BF16.
-const CpuKernels* bf16_kernels() {
-  const CpuKernels* k = avx512_kernels();
+// The kernel set named by the test's parameter, or null where this CPU lacks it.
+const CpuKernels* bf16_set(const std::string& name) {
+  const CpuKernels* k = name == "amx" ? amx_kernels() : avx512_kernels();
   return k != nullptr && k->bf16_products != nullptr ? k : nullptr;
 }
 
-#define GPTOSS_REQUIRE_BF16()                                                                              \
-  if (bf16_kernels() == nullptr) GTEST_SKIP() << "this CPU has no AVX512-BF16: the bf16 prefill path is NOT tested"
+class LinearBf16 : public testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (kernels() == nullptr)
+      GTEST_SKIP() << "this CPU has no " << (GetParam() == "amx" ? "AMX-BF16" : "AVX512-BF16") << ": the " << GetParam()
+                   << " bf16 product is NOT tested";
+  }
+  const CpuKernels* kernels() const { return bf16_set(GetParam()); }
+};
 
-TEST(LinearBf16, ToBf16RoundsToNearestEvenAtEveryLength) {
-  GPTOSS_REQUIRE_BF16();
+TEST_P(LinearBf16, ToBf16RoundsToNearestEvenAtEveryLength) {
   const auto x = test::random_floats(100, 3);
   for (int64_t count : {1, 15, 16, 17, 31, 32, 33, 63, 64, 100}) {
     std::vector<uint16_t> out(101, 0xabcd);
-    bf16_kernels()->to_bf16(x.data(), count, out.data());
+    kernels()->to_bf16(x.data(), count, out.data());
     for (int64_t i = 0; i < count; ++i) ASSERT_EQ(out[size_t(i)], f32_to_bf16(x[size_t(i)])) << count << " values, " << i;
     EXPECT_EQ(out[size_t(count)], 0xabcd) << "wrote past " << count << " values";
   }
@@ -35,13 +43,13 @@ TEST(LinearBf16, ToBf16RoundsToNearestEvenAtEveryLength) {
 
 // y from the bf16 path, for n inputs through matrix 0 of m with a bias, checked on every
 // fifth row (all positions within the 4-row and 16-row blocks) and the last row.
-void expect_bf16_close(const Matrix& m, const std::string& what) {
+void expect_bf16_close(const CpuKernels& kernels, const Matrix& m, const std::string& what) {
   ThreadPool pool(2);
   const auto bias = test::random_floats(static_cast<size_t>(m.rows), 8);
-  for (int64_t n : {5, 64, 200}) {
+  for (int64_t n : {5, 17, 64, 200}) {
     const auto x = test::random_floats(static_cast<size_t>(n * m.cols), 7 + static_cast<uint32_t>(n));
     std::vector<float> y(static_cast<size_t>(n * m.rows), NAN);
-    linear({x.data(), n, &m, 0, bias.data(), y.data(), m.rows}, pool, *bf16_kernels(), LinearPrecision::bf16);
+    linear({x.data(), n, &m, 0, bias.data(), y.data(), m.rows}, pool, kernels, LinearPrecision::bf16);
     for (float v : y) ASSERT_TRUE(std::isfinite(v)) << what << ": an output was not written";
     std::vector<double> exact, rounded;  // the two references at the checked rows
     std::vector<float> got;
@@ -76,33 +84,29 @@ void expect_bf16_close(const Matrix& m, const std::string& what) {
   }
 }
 
-TEST(LinearBf16, QProjBf16MatchesReferences) {
-  GPTOSS_REQUIRE_BF16();
-  expect_bf16_close(test::dense(WeightFormat::bf16, 1, 4096, 2880, 21).m, "bf16 q_proj [2880 -> 4096]");
+TEST_P(LinearBf16, QProjBf16MatchesReferences) {
+  expect_bf16_close(*kernels(), test::dense(WeightFormat::bf16, 1, 4096, 2880, 21).m, "bf16 q_proj [2880 -> 4096]");
 }
 
-TEST(LinearBf16, Affine5BitExpertMatchesReferences) {
-  GPTOSS_REQUIRE_BF16();
-  expect_bf16_close(test::affine(5, 32, ScaleType::bf16, 1, 2880, 2880, 22).m, "affine 5-bit gs32 [2880 -> 2880]");
+TEST_P(LinearBf16, Affine5BitExpertMatchesReferences) {
+  expect_bf16_close(*kernels(), test::affine(5, 32, ScaleType::bf16, 1, 2880, 2880, 22).m, "affine 5-bit gs32 [2880 -> 2880]");
 }
 
-TEST(LinearBf16, Mxfp4ExpertMatchesReferences) {
-  GPTOSS_REQUIRE_BF16();
-  expect_bf16_close(test::mxfp4(1, 2880, 2880, 23).m, "mxfp4 [2880 -> 2880]");
+TEST_P(LinearBf16, Mxfp4ExpertMatchesReferences) {
+  expect_bf16_close(*kernels(), test::mxfp4(1, 2880, 2880, 23).m, "mxfp4 [2880 -> 2880]");
 }
 
 // Odd row counts (a partial 32-row block, partial 8-input blocks), a stack's second matrix and
 // an output row stride wider than the matrix (the padding must stay untouched).
-TEST(LinearBf16, PartialBlocksAndStackedMatrices) {
-  GPTOSS_REQUIRE_BF16();
+TEST_P(LinearBf16, PartialBlocksAndStackedMatrices) {
   const test::OwnedMatrix o = test::affine(4, 64, ScaleType::f16, 2, 37, 256, 24);
   constexpr int64_t kStride = 40;
   ThreadPool pool(2);
-  for (int64_t n : {5, 9, 17}) {
+  for (int64_t n : {5, 9, 17, 33}) {
     const auto x = test::random_floats(static_cast<size_t>(n * 256), 25);
     std::vector<float> expected(static_cast<size_t>(n * kStride)), y(expected.size(), NAN);
     linear_reference({x.data(), n, &o.m, 1, nullptr, expected.data(), kStride});
-    linear({x.data(), n, &o.m, 1, nullptr, y.data(), kStride}, pool, *bf16_kernels(), LinearPrecision::bf16);
+    linear({x.data(), n, &o.m, 1, nullptr, y.data(), kStride}, pool, *kernels(), LinearPrecision::bf16);
     double scale = 0, worst = 0;
     for (int64_t i = 0; i < n; ++i) {
       for (int64_t r = 0; r < 37; ++r) {
@@ -117,8 +121,11 @@ TEST(LinearBf16, PartialBlocksAndStackedMatrices) {
   }
 }
 
+INSTANTIATE_TEST_SUITE_P(Implementations, LinearBf16, testing::Values("avx512bf16", "amx"),
+                         [](const auto& param_info) { return param_info.param; });
+
 // Kernel sets without a bf16 product keep float32 whatever the precision asked.
-TEST(LinearBf16, SetsWithoutBf16ProductStayExact) {
+TEST(LinearBf16Fallback, SetsWithoutBf16ProductStayExact) {
   const test::OwnedMatrix o = test::affine(5, 32, ScaleType::bf16, 1, 40, 128, 26);
   ThreadPool pool(2);
   const auto x = test::random_floats(16 * 128, 27);

@@ -24,6 +24,7 @@ std::vector<const CpuKernels*> kernel_sets() {
   std::vector<const CpuKernels*> sets = {&scalar_kernels()};
   if (avx2_kernels() != nullptr) sets.push_back(avx2_kernels());
   if (avx512_kernels() != nullptr) sets.push_back(avx512_kernels());
+  if (amx_kernels() != nullptr) sets.push_back(amx_kernels());  // its float32 kernels are AVX-512's
   return sets;
 }
 

@@ -64,15 +64,17 @@ using AttentionSoftmaxKernel = void (*)(float* s, int64_t n, int64_t s_stride, i
 //               (rows m … 31 zero).
 //   bf16_products: y[i·y_stride + r] = Σ_c x[i·x_stride + c] · w[r, c] over c < k, for i < n and
 //               r < m, with x bf16 and w packed (k a multiple of 32): every product is exact in
-//               float32, the sums are float32.
+//               float32, the sums are float32. x must have round_up(n, kBf16InputRows) readable
+//               rows (AMX loads inputs 16 rows at a time; what the extra rows hold is not used).
 inline constexpr int64_t kBf16PackRows = 32;
+inline constexpr int64_t kBf16InputRows = 16;
 using ToBf16Kernel = void (*)(const float* in, int64_t count, uint16_t* out);
 using PackBf16Kernel = void (*)(const float* rows, int64_t m, int64_t k, uint16_t* packed);
 using Bf16ProductsKernel = void (*)(const uint16_t* x, int64_t n, int64_t x_stride, const uint16_t* packed, int64_t m,
                                     int64_t k, float* y, int64_t y_stride);
 
 struct CpuKernels {
-  const char* name;  // "avx512", "avx2" or "scalar"
+  const char* name;  // "amx", "avx512", "avx2" or "scalar"
   FusedRowsKernel (*fused)(const MatrixSlice& w);
   DequantizeRowsKernel (*dequantize)(const MatrixSlice& w);
   DotProductsKernel dot_products;
@@ -80,7 +82,8 @@ struct CpuKernels {
   DotProductsBf16Kernel dot_products_bf16;
   WeightedSumBf16Kernel weighted_sum_bf16;
   AttentionSoftmaxKernel attention_softmax;
-  // Null where the CPU has no AVX512-BF16 (then prefill is float32 only).
+  // Null where the CPU has no AVX512-BF16 (then prefill is float32 only); bf16_products uses AMX
+  // tiles in the "amx" set.
   ToBf16Kernel to_bf16 = nullptr;
   PackBf16Kernel pack_bf16 = nullptr;
   Bf16ProductsKernel bf16_products = nullptr;
@@ -90,10 +93,13 @@ const CpuKernels& scalar_kernels();
 const CpuKernels* avx2_kernels();    // null when not compiled in or not supported by this CPU
 const CpuKernels* avx512_kernels();  // needs AVX-512 F/BW/VL/VBMI; has the bf16 product with AVX512-BF16
 
+// The AVX-512 set with the bf16 product on AMX tiles; null unless the CPU has AMX-BF16 and
+// AVX512-BF16 and Linux grants the tile state (asked for on the first call).
+const CpuKernels* amx_kernels();
 // Fills the bf16 product's kernels (to_bf16, pack_bf16, bf16_products) where the CPU has AVX512-BF16.
 void add_avx512bf16_products(CpuKernels& kernels);
 
-// The best set this CPU supports, or the one GPTOSS_CPU_KERNELS (scalar|avx2|avx512) names.
+// The best set this CPU supports, or the one GPTOSS_CPU_KERNELS (scalar|avx2|avx512|amx) names.
 const CpuKernels& best_cpu_kernels();
 
 }  // namespace gptoss

@@ -23,10 +23,14 @@ void add_bias(const LinearArgs& a, int64_t r0, int64_t r1) {
 }
 
 // Prefill in bf16: x is rounded once per call (all weight blocks share it); each block of
-// kBf16PackRows weight rows is dequantized to float32, then rounded and packed for vdpbf16ps.
+// kBf16PackRows weight rows is dequantized to float32, then rounded and packed for the product.
 void prefill_bf16(const LinearArgs& a, const MatrixSlice& w, ThreadPool& pool, const CpuKernels& kernels) {
   const int64_t rows = a.w->rows, cols = a.w->cols;
-  std::vector<uint16_t> x(static_cast<size_t>(a.n * cols));
+  // The caller's buffer, kept across calls: megabytes allocated per call would be fresh pages
+  // the kernel zeroes on every layer. Rows up to a multiple of kBf16InputRows are readable.
+  thread_local std::vector<uint16_t> caller_x;
+  std::vector<uint16_t>& x = caller_x;
+  x.resize(static_cast<size_t>((a.n + kBf16InputRows - 1) / kBf16InputRows * kBf16InputRows * cols));
   pool.parallel_for(a.n, 16, [&](int64_t i0, int64_t i1, int) {
     kernels.to_bf16(a.x + i0 * cols, (i1 - i0) * cols, x.data() + i0 * cols);
   });

@@ -142,7 +142,10 @@ void moe_rows(const float* x, int64_t rows, const MoeWeights& w, const MoeParame
 
   std::memset(out, 0, sizeof(float) * static_cast<size_t>(rows * hidden));
   if (rows <= kMaxFusedInputs) return moe_decode(x, hidden, w, p, assigned, out, pool);
-  std::vector<float> xs, gate, up, act, y;
+  // Kept across calls: per-call buffers of megabytes would be fresh pages zeroed on every layer.
+  // References, because inside the pool's lambdas a thread_local's name means the worker's own.
+  thread_local std::vector<float> caller_buffers[5];
+  auto& [xs, gate, up, act, y] = caller_buffers;
   for (int e = 0; e < p.experts; ++e) {
     const auto& list = assigned[static_cast<size_t>(e)];
     const auto n = static_cast<int64_t>(list.size());
@@ -154,7 +157,9 @@ void moe_rows(const float* x, int64_t rows, const MoeWeights& w, const MoeParame
     y.resize(static_cast<size_t>(n * hidden));
     linear({xs.data(), n, &w.gate, e, w.gate_bias.data + e * inter, gate.data(), inter}, pool, kernels, precision);
     linear({xs.data(), n, &w.up, e, w.up_bias.data + e * inter, up.data(), inter}, pool, kernels, precision);
-    swiglu(gate.data(), up.data(), n * inter, p.swiglu_limit, p.swiglu_alpha, act.data());
+    pool.parallel_for(n * inter, 4096, [&](int64_t i0, int64_t i1, int) {
+      swiglu(gate.data() + i0, up.data() + i0, i1 - i0, p.swiglu_limit, p.swiglu_alpha, act.data() + i0);
+    });
     linear({act.data(), n, &w.down, e, w.down_bias.data + e * hidden, y.data(), hidden}, pool, kernels, precision);
     for (int64_t i = 0; i < n; ++i) {
       const auto [row, weight] = list[static_cast<size_t>(i)];
