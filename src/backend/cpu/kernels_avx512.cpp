@@ -73,50 +73,36 @@ struct Avx512 {
     for (int j = 0; j < 2; ++j) out[j] = _mm512_loadu_ps(reinterpret_cast<const float*>(p) + 16 * j);
   }
 
-  // 32 codes of BITS bits (4·BITS bytes, LSB first). Code i starts at bit i·BITS, within the
-  // two bytes from byte i·BITS/8 (BITS ≤ 8): one byte permutation puts those two bytes at the
-  // bottom of 32-bit lane i (16 lanes per vector), a per-lane shift by (i·BITS) mod 8 and a mask
-  // leave the code. Two permutations per 32 codes run on the shuffle port, the rest elsewhere.
-  template <int BITS>
-  struct AffineTables {
-    alignas(64) uint8_t gather[2][64] = {};
-    alignas(64) uint32_t shift[2][16] = {};
-    constexpr AffineTables() {
-      for (int half = 0; half < 2; ++half)
-        for (int lane = 0; lane < 16; ++lane) {
-          const int bit = (16 * half + lane) * BITS;
-          gather[half][4 * lane] = static_cast<uint8_t>(bit / 8);
-          gather[half][4 * lane + 1] = static_cast<uint8_t>(bit / 8 + 1);  // ≤ 4·BITS: a zero byte past the chunk
-          shift[half][lane] = static_cast<uint32_t>(bit % 8);
-        }
-    }
-  };
-  template <int BITS>
-  static void affine(const uint8_t* p, float scale, float bias, V* out) {
-    static constexpr AffineTables<BITS> kTables;
-    constexpr __mmask32 kLoad = BITS == 8 ? 0xffffffffu : (1u << (4 * BITS)) - 1;
-    const __m512i bytes = _mm512_zextsi256_si512(_mm256_maskz_loadu_epi8(kLoad, p));
-    const __m512i mask = _mm512_set1_epi32((1 << BITS) - 1);
-    const __m512 s = _mm512_set1_ps(scale), b = _mm512_set1_ps(bias);
-    for (int half = 0; half < 2; ++half) {
-      const __m512i pairs = _mm512_permutexvar_epi8(_mm512_load_si512(kTables.gather[half]), bytes);
-      const __m512i codes = _mm512_and_si512(_mm512_srlv_epi32(pairs, _mm512_load_si512(kTables.shift[half])), mask);
-      out[half] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(codes), s, b);
-    }
+  static void mxfp4(const uint8_t* p, float scale, V* out) {
+    const __m512 lut = _mm512_setr_ps(0.f, .5f, 1.f, 1.5f, 2.f, 3.f, 4.f, 6.f, -0.f, -.5f, -1.f, -1.5f, -2.f, -3.f, -4.f, -6.f);
+    const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    const __m128i nibble = _mm_set1_epi8(0x0f);
+    const __m128i low = _mm_and_si128(bytes, nibble), high = _mm_and_si128(_mm_srli_epi16(bytes, 4), nibble);
+    const __m128i codes[2] = {_mm_unpacklo_epi8(low, high), _mm_unpackhi_epi8(low, high)};  // element order
+    const __m512 s = _mm512_set1_ps(scale);
+    for (int j = 0; j < 2; ++j) out[j] = _mm512_mul_ps(_mm512_permutexvar_ps(_mm512_cvtepu8_epi32(codes[j]), lut), s);
   }
 
-  // E2M1 codes are 4-bit codes in element order (even element in the low nibble): the same
-  // spreading as affine<4>, then each code picks its value from a 16-entry table.
-  static void mxfp4(const uint8_t* p, float scale, V* out) {
-    static constexpr AffineTables<4> kTables;
-    const __m512 lut = _mm512_setr_ps(0.f, .5f, 1.f, 1.5f, 2.f, 3.f, 4.f, 6.f, -0.f, -.5f, -1.f, -1.5f, -2.f, -3.f, -4.f, -6.f);
-    const __m512i bytes = _mm512_zextsi256_si512(_mm256_maskz_loadu_epi8(0xffff, p));
-    const __m512 s = _mm512_set1_ps(scale);
-    for (int half = 0; half < 2; ++half) {
-      const __m512i pairs = _mm512_permutexvar_epi8(_mm512_load_si512(kTables.gather[half]), bytes);
-      const __m512i codes = _mm512_srlv_epi32(pairs, _mm512_load_si512(kTables.shift[half]));
-      out[half] = _mm512_mul_ps(_mm512_permutexvar_ps(codes, lut), s);  // vpermps reads the low 4 bits
-    }
+  // 32 codes of BITS bits (4·BITS bytes): pack k (8 codes, BITS bytes) goes to 64-bit lane k by
+  // a byte permutation, then multishift extracts the 8 bits at offsets 0, BITS, …, 7·BITS.
+  template <int BITS>
+  static void affine(const uint8_t* p, float scale, float bias, V* out) {
+    constexpr __mmask32 kLoad = BITS == 8 ? 0xffffffffu : (1u << (4 * BITS)) - 1;
+    const __m256i bytes = _mm256_maskz_loadu_epi8(kLoad, p);
+    alignas(32) static constexpr uint8_t kGather[32] = {
+#define GPTOSS_LANE(k) k * BITS + 0, k * BITS + 1, k * BITS + 2, k * BITS + 3, k * BITS + 4, k * BITS + 5, k * BITS + 6, k * BITS + 7
+        GPTOSS_LANE(0), GPTOSS_LANE(1), GPTOSS_LANE(2), GPTOSS_LANE(3)};
+#undef GPTOSS_LANE
+    alignas(32) static constexpr uint8_t kShift[32] = {
+#define GPTOSS_SHIFTS 0 * BITS, 1 * BITS, 2 * BITS, 3 * BITS, 4 * BITS, 5 * BITS, 6 * BITS, 7 * BITS
+        GPTOSS_SHIFTS, GPTOSS_SHIFTS, GPTOSS_SHIFTS, GPTOSS_SHIFTS};
+#undef GPTOSS_SHIFTS
+    const __m256i packs = _mm256_permutexvar_epi8(_mm256_load_si256(reinterpret_cast<const __m256i*>(kGather)), bytes);
+    const __m256i shifted = _mm256_multishift_epi64_epi8(_mm256_load_si256(reinterpret_cast<const __m256i*>(kShift)), packs);
+    const __m256i codes = _mm256_and_si256(shifted, _mm256_set1_epi8(static_cast<char>((1 << BITS) - 1)));
+    const __m512 s = _mm512_set1_ps(scale), b = _mm512_set1_ps(bias);
+    out[0] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm256_castsi256_si128(codes))), s, b);
+    out[1] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm256_extracti128_si256(codes, 1))), s, b);
   }
 };
 
