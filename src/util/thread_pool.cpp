@@ -16,6 +16,7 @@ ThreadPool::ThreadPool(int threads) {
   if (threads == 0) threads = static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 
                                                           static_cast<unsigned>(kMaxThreads)));
   scratch_.resize(static_cast<size_t>(threads));
+  scratch_bf16_.resize(static_cast<size_t>(threads));
   try {
     for (int t = 1; t < threads; ++t) workers_.emplace_back([this, t] { worker_loop(t); });
   } catch (const std::system_error& e) {

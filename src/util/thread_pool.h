@@ -37,6 +37,7 @@ class ThreadPool {
   // A buffer owned by thread `thread` of the pool, for use inside one parallel_for body (loops
   // never overlap, so a body has it to itself).
   std::vector<float>& scratch(int thread) { return scratch_[static_cast<size_t>(thread)]; }
+  std::vector<uint16_t>& scratch_bf16(int thread) { return scratch_bf16_[static_cast<size_t>(thread)]; }
 
   // Calls body(begin, end, thread) over [0, count) in chunks of `grain` indices, handed out
   // dynamically; thread is in [0, size()). Returns when all chunks are done.
@@ -50,6 +51,7 @@ class ThreadPool {
 
   std::vector<std::thread> workers_;
   std::vector<std::vector<float>> scratch_;
+  std::vector<std::vector<uint16_t>> scratch_bf16_;
   std::mutex turn_;  // held by the caller whose loop runs
   // Waits until `generation_` differs from `seen` or the pool stops; false when it stops.
   bool wait_for_work(uint64_t seen);

@@ -104,10 +104,12 @@ void CpuBackend::moe(ExecutionContext&, Activations x, const MoeWeights& weights
 }
 
 void CpuBackend::add(ExecutionContext&, Activations x, Activations delta) {
-  const int64_t n = x.rows * x.cols;
   float* a = x.f32();
   const float* b = delta.f32();
-  for (int64_t i = 0; i < n; ++i) a[i] += b[i];
+  // A decode step's few rows are fewer than the grain: they add on the caller, a prompt's on the pool.
+  pool_.parallel_for(x.rows * x.cols, 16384, [&](int64_t begin, int64_t end, int) {
+    for (int64_t i = begin; i < end; ++i) a[i] += b[i];
+  });
 }
 
 void CpuBackend::gather_output_rows(ExecutionContext& ctx, Activations x, Activations out) {

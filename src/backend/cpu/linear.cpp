@@ -26,11 +26,8 @@ void add_bias(const LinearArgs& a, int64_t r0, int64_t r1) {
 // kBf16PackRows weight rows is dequantized to float32, then rounded and packed for the product.
 void prefill_bf16(const LinearArgs& a, const MatrixSlice& w, ThreadPool& pool, const CpuKernels& kernels) {
   const int64_t rows = a.w->rows, cols = a.w->cols;
-  // The caller's buffer, kept across calls: megabytes allocated per call would be fresh pages
-  // the kernel zeroes on every layer. Rows up to a multiple of kBf16InputRows are readable.
-  thread_local std::vector<uint16_t> caller_x;
-  std::vector<uint16_t>& x = caller_x;
-  x.resize(static_cast<size_t>((a.n + kBf16InputRows - 1) / kBf16InputRows * kBf16InputRows * cols));
+  // Rows up to a multiple of kBf16InputRows, for AMX's 16-row input tiles.
+  std::vector<uint16_t> x(static_cast<size_t>((a.n + kBf16InputRows - 1) / kBf16InputRows * kBf16InputRows * cols));
   pool.parallel_for(a.n, 16, [&](int64_t i0, int64_t i1, int) {
     kernels.to_bf16(a.x + i0 * cols, (i1 - i0) * cols, x.data() + i0 * cols);
   });
@@ -39,7 +36,7 @@ void prefill_bf16(const LinearArgs& a, const MatrixSlice& w, ThreadPool& pool, c
   pool.parallel_for(blocks, 1, [&](int64_t b0, int64_t b1, int thread) {
     std::vector<float>& rows_f32 = pool.scratch(thread);
     rows_f32.resize(static_cast<size_t>(kBf16PackRows * cols));
-    thread_local std::vector<uint16_t> packed;
+    std::vector<uint16_t>& packed = pool.scratch_bf16(thread);
     packed.resize(rows_f32.size());
     for (int64_t b = b0; b < b1; ++b) {
       const int64_t r0 = b * kBf16PackRows, r1 = std::min(rows, r0 + kBf16PackRows);

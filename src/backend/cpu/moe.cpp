@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <numeric>
+#include <utility>
 
 #include "backend/cpu/linear.h"
 #include "backend/cpu/vector_math.h"
@@ -41,18 +42,17 @@ namespace {
 // The routed (row, weight) pairs of one expert, in row order.
 using Assignment = std::vector<std::pair<int64_t, float>>;
 
-// dst[i] = x[list[i].first] for each of the list's rows.
-void gather_rows(const float* x, int64_t hidden, const Assignment& list, std::vector<float>& dst) {
-  dst.resize(list.size() * static_cast<size_t>(hidden));
-  for (size_t i = 0; i < list.size(); ++i)
-    std::memcpy(dst.data() + static_cast<int64_t>(i) * hidden, x + list[i].first * hidden, sizeof(float) * static_cast<size_t>(hidden));
+// Row i of dst = row list[i].first of x, for i in [i0, i1).
+void gather_rows(const float* x, int64_t hidden, const Assignment& list, int64_t i0, int64_t i1, float* dst) {
+  for (int64_t i = i0; i < i1; ++i)
+    std::memcpy(dst + i * hidden, x + list[static_cast<size_t>(i)].first * hidden, sizeof(float) * static_cast<size_t>(hidden));
 }
 
 // One expert's share of a decode step: its input rows gathered, its activations.
 struct ExpertSlot {
   int expert = 0;
   const Assignment* rows = nullptr;
-  std::vector<float> x, gate, up, act, y;  // [n, hidden], [n, inter] ×3, [n, hidden]
+  float *x, *gate, *up, *act, *y;  // [n, hidden], [n, inter] ×3, [n, hidden], in one buffer
 };
 
 // Decode (every expert sees at most kMaxFusedInputs rows): two loops over the pool for all the
@@ -64,24 +64,23 @@ void moe_decode(const float* x, int64_t hidden, const MoeWeights& w, const MoePa
                 const std::vector<Assignment>& assigned, float* out, ThreadPool& pool) {
   const int64_t inter = w.gate.rows;
   const CpuKernels& kernels = best_cpu_kernels();
-  // Kept across calls (no allocation per layer). The workers reach the caller's copy through
-  // this reference: inside the lambdas a thread_local's name would mean their own, empty one.
-  thread_local std::vector<ExpertSlot> caller_slots;
-  std::vector<ExpertSlot>& slots = caller_slots;
-  size_t used = 0;
+  // One allocation per call for all the slots' activations (a few hundred KB at the 20b's
+  // shapes). Not kept across calls: the model serves any number of caller threads, and a cache
+  // per thread would grow with them.
+  std::vector<ExpertSlot> slots;
+  size_t floats = 0;
+  for (const Assignment& list : assigned) floats += list.size() * static_cast<size_t>(2 * hidden + 3 * inter);
+  std::vector<float> arena(floats);
+  float* next = arena.data();
+  const auto take = [&next](int64_t count) { return std::exchange(next, next + count); };
   for (int e = 0; e < p.experts; ++e) {
     const Assignment& list = assigned[static_cast<size_t>(e)];
     if (list.empty()) continue;
-    if (slots.size() <= used) slots.emplace_back();
-    ExpertSlot& s = slots[used++];
     const auto n = static_cast<int64_t>(list.size());
-    s.expert = e;
-    s.rows = &list;
-    gather_rows(x, hidden, list, s.x);
-    for (auto* v : {&s.gate, &s.up, &s.act}) v->resize(static_cast<size_t>(n * inter));
-    s.y.resize(static_cast<size_t>(n * hidden));
+    slots.push_back({e, &list, take(n * hidden), take(n * inter), take(n * inter), take(n * inter), take(n * hidden)});
+    gather_rows(x, hidden, list, 0, n, slots.back().x);
   }
-  const auto count = static_cast<int64_t>(used);
+  const auto count = static_cast<int64_t>(slots.size());
   const int64_t grain = std::max<int64_t>(16, count * inter / (8 * pool.size()));
 
   pool.parallel_for(count * inter, grain, [&](int64_t begin, int64_t end, int) {
@@ -90,18 +89,18 @@ void moe_decode(const float* x, int64_t hidden, const MoeWeights& w, const MoePa
       const int64_t r0 = at % inter, r1 = std::min(inter, r0 + (end - at));
       const auto n = static_cast<int>(s.rows->size());
       const MatrixSlice gate = slice(w.gate, s.expert), up = slice(w.up, s.expert);
-      kernels.fused(gate)(gate, s.x.data(), n, s.gate.data(), inter, r0, r1);
-      kernels.fused(up)(up, s.x.data(), n, s.up.data(), inter, r0, r1);
+      kernels.fused(gate)(gate, s.x, n, s.gate, inter, r0, r1);
+      kernels.fused(up)(up, s.x, n, s.up, inter, r0, r1);
       const float* gate_bias = w.gate_bias.data + s.expert * inter;
       const float* up_bias = w.up_bias.data + s.expert * inter;
       for (int i = 0; i < n; ++i) {
-        float* g = s.gate.data() + i * inter;
-        float* u = s.up.data() + i * inter;
+        float* g = s.gate + i * inter;
+        float* u = s.up + i * inter;
         for (int64_t r = r0; r < r1; ++r) {
           g[r] += gate_bias[r];
           u[r] += up_bias[r];
         }
-        swiglu(g + r0, u + r0, r1 - r0, p.swiglu_limit, p.swiglu_alpha, s.act.data() + i * inter + r0);
+        swiglu(g + r0, u + r0, r1 - r0, p.swiglu_limit, p.swiglu_alpha, s.act + i * inter + r0);
       }
       at += r1 - r0;
     }
@@ -113,11 +112,11 @@ void moe_decode(const float* x, int64_t hidden, const MoeWeights& w, const MoePa
       ExpertSlot& s = slots[static_cast<size_t>(k)];
       const auto n = static_cast<int>(s.rows->size());
       const MatrixSlice down = slice(w.down, s.expert);
-      kernels.fused(down)(down, s.act.data(), n, s.y.data(), hidden, r0, r1);
+      kernels.fused(down)(down, s.act, n, s.y, hidden, r0, r1);
       const float* bias = w.down_bias.data + s.expert * hidden;
       for (int i = 0; i < n; ++i) {
         const auto [row, weight] = (*s.rows)[static_cast<size_t>(i)];
-        const float* y = s.y.data() + i * hidden;
+        const float* y = s.y + i * hidden;
         float* o = out + row * hidden;
         for (int64_t r = r0; r < r1; ++r) o[r] += weight * (y[r] + bias[r]);
       }
@@ -142,15 +141,13 @@ void moe_rows(const float* x, int64_t rows, const MoeWeights& w, const MoeParame
 
   std::memset(out, 0, sizeof(float) * static_cast<size_t>(rows * hidden));
   if (rows <= kMaxFusedInputs) return moe_decode(x, hidden, w, p, assigned, out, pool);
-  // Kept across calls: per-call buffers of megabytes would be fresh pages zeroed on every layer.
-  // References, because inside the pool's lambdas a thread_local's name means the worker's own.
-  thread_local std::vector<float> caller_buffers[5];
-  auto& [xs, gate, up, act, y] = caller_buffers;
+  std::vector<float> xs, gate, up, act, y;
   for (int e = 0; e < p.experts; ++e) {
     const auto& list = assigned[static_cast<size_t>(e)];
     const auto n = static_cast<int64_t>(list.size());
     if (n == 0) continue;
-    gather_rows(x, hidden, list, xs);
+    xs.resize(static_cast<size_t>(n * hidden));
+    pool.parallel_for(n, 16, [&](int64_t i0, int64_t i1, int) { gather_rows(x, hidden, list, i0, i1, xs.data()); });
     gate.resize(static_cast<size_t>(n * inter));
     up.resize(static_cast<size_t>(n * inter));
     act.resize(static_cast<size_t>(n * inter));
@@ -161,10 +158,13 @@ void moe_rows(const float* x, int64_t rows, const MoeWeights& w, const MoeParame
       swiglu(gate.data() + i0, up.data() + i0, i1 - i0, p.swiglu_limit, p.swiglu_alpha, act.data() + i0);
     });
     linear({act.data(), n, &w.down, e, w.down_bias.data + e * hidden, y.data(), hidden}, pool, kernels, precision);
-    for (int64_t i = 0; i < n; ++i) {
-      const auto [row, weight] = list[static_cast<size_t>(i)];
-      axpy(weight, y.data() + i * hidden, out + row * hidden, hidden);
-    }
+    // An expert's rows are distinct, so its threads never add into the same output row.
+    pool.parallel_for(n, 16, [&](int64_t i0, int64_t i1, int) {
+      for (int64_t i = i0; i < i1; ++i) {
+        const auto [row, weight] = list[static_cast<size_t>(i)];
+        axpy(weight, y.data() + i * hidden, out + row * hidden, hidden);
+      }
+    });
   }
 }
 
