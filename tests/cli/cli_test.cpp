@@ -242,6 +242,18 @@ TEST(CliFlags, ParseErrorsAreOneLineWithExitStatusOne) {
   EXPECT_NE(version.out.find("gptoss 0.1.0"), std::string::npos) << version.out;
 }
 
+// A precision that is not a name, or bf16 on kernels without a bf16 product (the scalar set
+// stands for any CPU without AMX or AVX512-BF16).
+TEST(CliFlags, PrecisionErrorsNameTheFlagOrTheKernels) {
+  expect_one_line_error(run_cli(tiny_logits("--precision bf17")), {"--precision", "bf17"});
+  ::setenv("GPTOSS_CPU_KERNELS", "scalar", 1);
+  const auto r = run_cli(tiny_logits("--precision bf16"));
+  const auto automatic = run_cli(tiny_logits("--precision auto"));
+  ::unsetenv("GPTOSS_CPU_KERNELS");
+  expect_one_line_error(r, {"precision bf16", "scalar", "no bf16 product"});
+  EXPECT_EQ(automatic.exit_code, 0) << "auto falls back to f32: " << automatic.err;
+}
+
 // --ctx 0 / -5 and --threads -3 used the defaults; --max-kv-size 0 passed "must be positive".
 TEST(CliFlags, CountsOutOfRangeAreErrorsInEveryCommand) {
   test::TempDir dir;
