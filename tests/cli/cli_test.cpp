@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
+#include <set>
 
 #include "support/test_support.h"
 
@@ -75,6 +76,21 @@ TEST(Cli, BenchReportsThroughputAndMemoryAsJson) {
   EXPECT_NE(table.out.find("| pp4 tok/s"), std::string::npos) << table.out;
   EXPECT_NE(table.out.find("| read ceiling GB/s | % of ceiling |"), std::string::npos) << table.out;
   expect_one_line_error(run_cli("bench --model " + quoted(test::tiny_model_dir()) + " -p 0"), {"-p"});
+  // --profile: the time and weight bytes of each operation, in the JSON and as a table.
+  const auto profiled = run_cli("bench --model " + quoted(test::tiny_model_dir()) + " -p 8 -n 2 --profile --json");
+  ASSERT_EQ(profiled.exit_code, 0) << profiled.err;
+  const auto profile = nlohmann::json::parse(profiled.out).at("profile");
+  std::set<std::string> names;
+  for (const auto& op : profile) {
+    names.insert(op.at("name").get<std::string>());
+    EXPECT_GT(op.at("calls").get<int64_t>(), 0);
+  }
+  for (const char* name : {"prefill/moe", "prefill/lm_head", "decode/moe", "decode/attention.qkv"})
+    EXPECT_TRUE(names.count(name)) << name;
+  const auto profile_table = run_cli("bench --model " + quoted(test::tiny_model_dir()) + " -p 8 -n 2 --profile");
+  ASSERT_EQ(profile_table.exit_code, 0) << profile_table.err;
+  EXPECT_NE(profile_table.out.find("| decode/moe |"), std::string::npos) << profile_table.out;
+  EXPECT_NE(profile_table.out.find("| decode/total |"), std::string::npos) << profile_table.out;
 }
 
 TEST(Cli, SynthWritesALoadableTinyModel) {
