@@ -58,7 +58,18 @@ void BM_LinearBf16_QProj(benchmark::State& state) {  // q_proj: 2880 → 4096
 }
 BENCHMARK(BM_LinearBf16_QProj)->Arg(1)->Arg(64)->UseRealTime();
 
+// Decode and prefill linears take a last argument: 0 = float32 products, 1 = bf16 (needs AVX512-BF16).
+bool precision_available(benchmark::State& state, int arg) {
+  if (state.range(arg) == 0 || best_cpu_kernels().bf16_products != nullptr) return true;
+  state.SkipWithError("no AVX512-BF16 on this CPU");
+  return false;
+}
+LinearPrecision precision_arg(benchmark::State& state, int arg) {
+  return state.range(arg) == 0 ? LinearPrecision::f32 : LinearPrecision::bf16;
+}
+
 void BM_LinearMxfp4_Expert(benchmark::State& state) {  // one expert's gate_up: 2880 → 5760
+  if (!precision_available(state, 1)) return;
   static const std::vector<uint8_t> codes = random_bytes(5760 * 2880 / 2, 0, 255);
   static const std::vector<uint8_t> scales = random_bytes(5760 * 2880 / 32, 118, 124);
   Matrix m{.format = WeightFormat::mxfp4, .rows = 5760, .cols = 2880, .group_size = 32, .scale_type = ScaleType::e8m0};
@@ -66,9 +77,9 @@ void BM_LinearMxfp4_Expert(benchmark::State& state) {  // one expert's gate_up: 
   m.weight_row_stride = 2880 / 2;
   m.scales = scales.data();
   m.scale_row_stride = 2880 / 32;
-  run_linear(state, m);
+  run_linear(state, m, precision_arg(state, 1));
 }
-BENCHMARK(BM_LinearMxfp4_Expert)->Arg(1)->Arg(64)->UseRealTime();
+BENCHMARK(BM_LinearMxfp4_Expert)->Args({1, 0})->Args({1, 1})->Args({64, 0})->UseRealTime();
 
 // An MLX 5-bit gs32 matrix [rows, 2880] over random codes and bf16 scales and biases.
 struct Affine5Weights {
@@ -90,39 +101,33 @@ struct Affine5Weights {
 };
 
 void BM_LinearAffine5_Expert(benchmark::State& state) {  // MLX 5-bit gs32 gate_proj: 2880 → 2880
+  if (!precision_available(state, 2)) return;
   static const Affine5Weights w(2880);
-  run_linear(state, w.matrix(state.range(1)));
+  run_linear(state, w.matrix(state.range(1)), precision_arg(state, 2));
 }
 // 2880 rows stream from memory; 256 rows (0.55 MB) stay in cache: the kernel's compute rate.
-BENCHMARK(BM_LinearAffine5_Expert)->Args({1, 2880})->Args({4, 2880})->Args({64, 2880})->Args({1, 256})->UseRealTime();
+BENCHMARK(BM_LinearAffine5_Expert)
+    ->Args({1, 2880, 0})->Args({1, 2880, 1})->Args({4, 2880, 0})->Args({4, 2880, 1})->Args({64, 2880, 0})
+    ->Args({1, 256, 0})->Args({1, 256, 1})->UseRealTime();
 
-// Prefill, float32 against bf16 products (second argument: 0 = f32, 1 = bf16, which needs
-// AVX512-BF16): an MLX 5-bit gs32 expert's gate_up [2880 → 5760] for 512 inputs and for the
+// Prefill, float32 against bf16 products: an MLX 5-bit gs32 expert's gate_up [2880 → 5760] for 512 inputs and for the
 // ~64 an expert gets from a 512-token prompt (4 of 32 experts a token), and the bf16 q_proj
 // [2880 → 4096] for 512 inputs.
-bool precision_available(benchmark::State& state) {
-  if (state.range(1) == 0 || best_cpu_kernels().bf16_products != nullptr) return true;
-  state.SkipWithError("no AVX512-BF16 on this CPU");
-  return false;
-}
-LinearPrecision precision_arg(benchmark::State& state) {
-  return state.range(1) == 0 ? LinearPrecision::f32 : LinearPrecision::bf16;
-}
 
 void BM_PrefillAffine5_GateUp(benchmark::State& state) {
-  if (!precision_available(state)) return;
+  if (!precision_available(state, 1)) return;
   static const Affine5Weights w(5760);
-  run_linear(state, w.matrix(5760), precision_arg(state));
+  run_linear(state, w.matrix(5760), precision_arg(state, 1));
 }
 BENCHMARK(BM_PrefillAffine5_GateUp)->Args({64, 0})->Args({64, 1})->Args({512, 0})->Args({512, 1})->UseRealTime()->Unit(benchmark::kMillisecond);
 
 void BM_PrefillBf16_QProj(benchmark::State& state) {
-  if (!precision_available(state)) return;
+  if (!precision_available(state, 1)) return;
   static const std::vector<uint8_t> w = random_bf16(4096 * 2880);
   Matrix m{.format = WeightFormat::bf16, .rows = 4096, .cols = 2880};
   m.weight = w.data();
   m.weight_row_stride = 2880 * 2;
-  run_linear(state, m, precision_arg(state));
+  run_linear(state, m, precision_arg(state, 1));
 }
 BENCHMARK(BM_PrefillBf16_QProj)->Args({512, 0})->Args({512, 1})->UseRealTime()->Unit(benchmark::kMillisecond);
 

@@ -200,7 +200,7 @@ PYBIND11_MODULE(gptoss, m) {
         "Loads a model directory or Hugging Face repo id (from the local cache, downloading if needed): "
         "returns (model, tokenizer). device: 'cpu', 'cuda' or 'auto'; kv_dtype: 'bf16' or 'f32' (exact); "
         "max_running: generations from different threads batched together; precision: 'auto', 'f32' (exact) or "
-        "'bf16' (prompts and batches; see LoadOptions).");
+        "'bf16' (faster, not exact; see LoadOptions).");
 
   py::class_<SamplerOptions>(m, "Sampler")
       .def_readwrite("temp", &SamplerOptions::temperature)

@@ -16,10 +16,12 @@ struct LoadOptions {
   // Where the model runs: "cpu", "cuda" (in builds with CUDA) or "auto" (the best available).
   std::string device = "auto";
   int threads = 0;  // CPU worker threads; 0 = one per hardware thread
-  // Arithmetic of long inputs (prefill, perplexity windows): "f32" multiplies in float32 (the
-  // exact path the fixtures are checked with); "bf16" rounds activations and weights to bf16
-  // and sums in float32 (AMX or AVX512-BF16 on the CPU; several times faster); "auto" is bf16
-  // where the device has such a product, else f32. Decode (a few rows) is float32 either way.
+  // Arithmetic of the matrix products: "f32" multiplies in float32 (the exact path the fixtures
+  // are checked with); "bf16" rounds activations to bf16 and sums in float32 — for long inputs
+  // (prefill, perplexity windows) the weights too, on AMX or AVX512-BF16 (several times
+  // faster); for decode (up to 4 rows) only the activations, the quantized weights being exact
+  // in bf16 (fewer instructions per weight byte); "auto" is bf16 where the device has such a
+  // product, else f32.
   std::string precision = "auto";
   // Time every operation of the forward pass (Model::profile); costs a clock read per op.
   bool profile = false;

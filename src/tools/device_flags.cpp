@@ -12,8 +12,8 @@ void add_device_flags(CLI::App* cmd, DeviceFlags& f) {
   cmd->add_option("--device", f.device, "Where to run: cpu, cuda or auto (the best available)")->capture_default_str();
   add_threads_flag(cmd, f.threads);
   cmd->add_option("--precision", f.precision,
-                  "Arithmetic of prompts and batches: f32 (exact), bf16 (faster; AMX or AVX512-BF16 on a CPU) or "
-                  "auto (bf16 where the device has it)")
+                  "Arithmetic of the matrix products: f32 (exact), bf16 (faster; AMX or AVX512-BF16 on a CPU) "
+                  "or auto (bf16 where the device has it)")
       ->check(CLI::IsMember({"auto", "f32", "bf16"}))
       ->capture_default_str();
 }

@@ -31,10 +31,11 @@ TEST(Cli, LogitsPrintsTopFiveOfTheLastPosition) {
   EXPECT_EQ(std::stoi(first_line), 35633) << r.out;
 }
 
+// Exactly: the fixture's float32 logits to 1e-4 under --precision f32.
 TEST(Cli, LogitsOutWritesEveryPosition) {
   test::TempDir dir;
   const auto r = run_cli("logits --model " + quoted(test::tiny_model_dir()) + " --tokens " + kShortPrompt +
-                         " --out " + quoted(dir / "l.safetensors"));
+                         " --precision f32 --out " + quoted(dir / "l.safetensors"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto written = test::read_all_tensors(dir / "l.safetensors");
   const auto reference = test::read_all_tensors(test::test_data_dir() / "tiny-gpt-oss" / "reference.safetensors");

@@ -43,10 +43,11 @@ TEST_P(LinearBf16, ToBf16RoundsToNearestEvenAtEveryLength) {
 
 // y from the bf16 path, for n inputs through matrix 0 of m with a bias, checked on every
 // fifth row (all positions within the 4-row and 16-row blocks) and the last row.
-void expect_bf16_close(const CpuKernels& kernels, const Matrix& m, const std::string& what) {
+void expect_bf16_close(const CpuKernels& kernels, const Matrix& m, const std::string& what,
+                       std::initializer_list<int64_t> input_counts = {5, 17, 64, 200}, bool report = true) {
   ThreadPool pool(2);
   const auto bias = test::random_floats(static_cast<size_t>(m.rows), 8);
-  for (int64_t n : {5, 17, 64, 200}) {
+  for (int64_t n : input_counts) {
     const auto x = test::random_floats(static_cast<size_t>(n * m.cols), 7 + static_cast<uint32_t>(n));
     std::vector<float> y(static_cast<size_t>(n * m.rows), NAN);
     linear({x.data(), n, &m, 0, bias.data(), y.data(), m.rows}, pool, kernels, LinearPrecision::bf16);
@@ -77,7 +78,8 @@ void expect_bf16_close(const CpuKernels& kernels, const Matrix& m, const std::st
       to_rounded = std::max(to_rounded, std::abs(got[j] - rounded[j]));
       to_exact = std::max(to_exact, std::abs(got[j] - exact[j]));
     }
-    std::printf("%s, %lld inputs: max |y| %.3g, error vs bf16-rounded reference %.2e, vs exact %.2e (relative)\n",
+    if (report)
+      std::printf("%s, %lld inputs: max |y| %.3g, error vs bf16-rounded reference %.2e, vs exact %.2e (relative)\n",
                 what.c_str(), static_cast<long long>(n), scale, to_rounded / scale, to_exact / scale);
     EXPECT_LE(to_rounded, 1e-5 * scale) << what << ", " << n << " inputs, vs the bf16-rounded reference";
     EXPECT_LE(to_exact, 1e-2 * scale) << what << ", " << n << " inputs, vs the exact reference";
@@ -94,6 +96,42 @@ TEST_P(LinearBf16, Affine5BitExpertMatchesReferences) {
 
 TEST_P(LinearBf16, Mxfp4ExpertMatchesReferences) {
   expect_bf16_close(*kernels(), test::mxfp4(1, 2880, 2880, 23).m, "mxfp4 [2880 -> 2880]");
+}
+
+// dequantize_bf16 in both layouts (row-major, and the 32-column tiles AMX reads) against
+// dequantize_row rounded to bf16: equal, or one bf16 step apart where the kernel's fused
+// multiply-add rounds s·q + b once and the reference twice.
+TEST_P(LinearBf16, DequantizeBf16WritesRowsAndTiles) {
+  for (const test::OwnedMatrix& o : {test::affine(5, 32, ScaleType::bf16, 1, 32, 640, 60), test::affine(3, 128, ScaleType::f16, 1, 32, 640, 61),
+                                     test::mxfp4(1, 32, 640, 62), test::dense(WeightFormat::bf16, 1, 32, 640, 63)}) {
+    const MatrixSlice w = slice(o.m, 0);
+    const DequantizeBf16RowsKernel dequantize = kernels()->dequantize_bf16(w);
+    ASSERT_NE(dequantize, nullptr);
+    std::vector<float> row(640);
+    for (const auto& [row_stride, tile_stride] : {std::pair<int64_t, int64_t>{640, 32}, {32, 32 * kBf16WeightRows}}) {
+      std::vector<uint16_t> out(32 * 640, 0xffff);
+      dequantize(w, 3, 32, row_stride, tile_stride, out.data());  // rows 3 … 31
+      int64_t off_by_one = 0;
+      for (int64_t r = 3; r < 32; ++r) {
+        dequantize_row(o.m, 0, r, row.data());
+        for (int64_t c = 0; c < 640; ++c) {
+          const int got = out[size_t((r - 3) * row_stride + c / 32 * tile_stride + c % 32)], want = f32_to_bf16(row[size_t(c)]);
+          ASSERT_LE(std::abs(got - want), 1) << "row " << r << ", column " << c << ", row stride " << row_stride;
+          off_by_one += got != want;
+        }
+      }
+      EXPECT_LE(off_by_one, 29 * 640 / 1000) << "more than 0.1 % of the weights one bf16 step off";
+    }
+  }
+}
+
+// Every affine width (8 bits dequantizes through float32), group size and scale type.
+TEST_P(LinearBf16, PrefillEveryAffineWidthGroupAndScaleType) {
+  for (int bits : {2, 3, 4, 5, 6, 8})
+    for (int group : {32, 64, 128})
+      for (ScaleType type : {ScaleType::bf16, ScaleType::f16, ScaleType::f32})
+        expect_bf16_close(*kernels(), test::affine(bits, group, type, 1, 45, 640, 50 + static_cast<uint32_t>(bits)).m,
+                          "affine " + std::to_string(bits) + "-bit gs" + std::to_string(group), {20, 33}, false);
 }
 
 // Odd row counts (a partial 32-row block, partial 8-input blocks), a stack's second matrix and
@@ -118,6 +156,78 @@ TEST_P(LinearBf16, PartialBlocksAndStackedMatrices) {
       for (int64_t r = 37; r < kStride; ++r) ASSERT_TRUE(std::isnan(y[static_cast<size_t>(i * kStride + r)])) << "padding written";
     }
     EXPECT_LE(worst, 1e-2 * scale) << n << " inputs";
+  }
+}
+
+// Decode (1 … kMaxFusedInputs inputs) in bf16: the inputs are rounded to bf16, the weights are
+// not (their codes are exact in bf16 and the scales apply in float32), so the reference is the
+// exact dequantized weights times the rounded inputs, in double. Every row is checked, the
+// output's padding columns must stay untouched, and matrix 1 of a stack of 2 is used.
+void expect_bf16_decode_close(const CpuKernels& kernels, const Matrix& m, const std::string& what, bool report = true) {
+  ASSERT_NE(kernels.fused_bf16(slice(m, 1)), nullptr) << what << " has no bf16 decode kernel";
+  ThreadPool pool(2);
+  const int64_t stride = m.rows + 3;
+  std::vector<float> row(static_cast<size_t>(m.cols));
+  for (int64_t n = 1; n <= kMaxFusedInputs; ++n) {
+    const auto x = test::random_floats(static_cast<size_t>(n * m.cols), 30 + static_cast<uint32_t>(n));
+    std::vector<float> y(static_cast<size_t>(n * stride), NAN);
+    linear({x.data(), n, &m, 1, nullptr, y.data(), stride}, pool, kernels, LinearPrecision::bf16);
+    double scale = 0, to_rounded = 0, to_exact = 0;
+    for (int64_t r = 0; r < m.rows; ++r) {
+      dequantize_row(m, 1, r, row.data());
+      for (int64_t i = 0; i < n; ++i) {
+        double exact = 0, rounded = 0;
+        for (int64_t c = 0; c < m.cols; ++c) {
+          const float xc = x[size_t(i * m.cols + c)];
+          exact += double(xc) * row[size_t(c)];
+          rounded += double(round_to_bf16(xc)) * row[size_t(c)];
+        }
+        const double got = y[size_t(i * stride + r)];
+        ASSERT_TRUE(std::isfinite(got)) << what << ": output " << i << ", " << r << " was not written";
+        scale = std::max(scale, std::abs(exact));
+        to_rounded = std::max(to_rounded, std::abs(got - rounded));
+        to_exact = std::max(to_exact, std::abs(got - exact));
+      }
+    }
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t r = m.rows; r < stride; ++r) ASSERT_TRUE(std::isnan(y[size_t(i * stride + r)])) << what << ": padding written";
+    if (report)
+      std::printf("%s, %lld inputs: max |y| %.3g, error vs bf16-input reference %.2e, vs exact %.2e (relative)\n",
+                what.c_str(), static_cast<long long>(n), scale, to_rounded / scale, to_exact / scale);
+    EXPECT_LE(to_rounded, 1e-5 * scale) << what << ", " << n << " inputs, vs the bf16-input reference";
+    EXPECT_LE(to_exact, 1e-2 * scale) << what << ", " << n << " inputs, vs the exact reference";
+  }
+}
+
+TEST_P(LinearBf16, DecodeAt20bShapesMatchesReferences) {
+  expect_bf16_decode_close(*kernels(), test::affine(5, 32, ScaleType::bf16, 2, 2880, 2880, 31).m, "affine 5-bit gs32 [2880 -> 2880]");
+  expect_bf16_decode_close(*kernels(), test::mxfp4(2, 2880, 2880, 32).m, "mxfp4 [2880 -> 2880]");
+  expect_bf16_decode_close(*kernels(), test::dense(WeightFormat::bf16, 2, 640, 2880, 33).m, "bf16 [2880 -> 640]");
+}
+
+TEST_P(LinearBf16, DecodeEveryAffineWidthGroupAndScaleType) {
+  for (int bits : {2, 3, 4, 5, 6})
+    for (int group : {32, 64, 128})
+      for (ScaleType type : {ScaleType::bf16, ScaleType::f16, ScaleType::f32})
+        expect_bf16_decode_close(*kernels(), test::affine(bits, group, type, 2, 37, 640, 34 + static_cast<uint32_t>(bits)).m,
+                                 "affine " + std::to_string(bits) + "-bit gs" + std::to_string(group) + " " +
+                                     (type == ScaleType::bf16 ? "bf16" : type == ScaleType::f16 ? "f16" : "f32") + " [640 -> 37]", false);
+}
+
+// Formats without a bf16 decode kernel (8-bit codes: 128 + q is not exact in bf16; f16 and f32
+// weights) keep the float32 kernel under precision bf16: exact.
+TEST_P(LinearBf16, DecodeFormatsWithoutBf16KernelStayExact) {
+  ThreadPool pool(2);
+  for (const test::OwnedMatrix& o : {test::affine(8, 32, ScaleType::bf16, 1, 40, 640, 40),
+                                     test::dense(WeightFormat::f16, 1, 40, 640, 41)}) {
+    EXPECT_EQ(kernels()->fused_bf16(slice(o.m, 0)), nullptr);
+    const auto x = test::random_floats(2 * 640, 42);
+    std::vector<float> expected(2 * 40), y(expected.size(), NAN);
+    linear_reference({x.data(), 2, &o.m, 0, nullptr, expected.data(), 40});
+    linear({x.data(), 2, &o.m, 0, nullptr, y.data(), 40}, pool, *kernels(), LinearPrecision::bf16);
+    double scale = 0;
+    for (float v : expected) scale = std::max(scale, double(std::abs(v)));
+    for (size_t i = 0; i < y.size(); ++i) ASSERT_LE(std::abs(double(y[i]) - expected[i]), 1e-5 * scale);
   }
 }
 

@@ -143,6 +143,25 @@ TEST_P(ReferenceTest, DefaultPrecisionStaysWithinTheBf16NoiseFloor) {
               noise_floor);
 }
 
+// The same through decode's kernels (bf16 inputs where the CPU has AVX512-BF16): the prompt fed
+// one token at a time.
+TEST_P(ReferenceTest, DefaultPrecisionDecodeStaysWithinTheBf16NoiseFloor) {
+  const auto fixture = nlohmann::json::parse(test::read_file(test::test_data_dir() / "tiny-gpt-oss" / "reference.json"));
+  const double noise_floor = fixture.at("prompts").at(GetParam()).at("bf16_vs_fp32_rel_err").get<double>();
+  const auto model = Model::load(test::tiny_model_dir());
+  const std::vector<int32_t> tokens = ids();
+  Session session(*model, {.max_sequences = 1, .context_length = static_cast<int>(tokens.size())});
+  Logits logits;
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    const SequenceInput input{0, std::span(tokens).subspan(i, 1), LogitsWanted::last};
+    logits = session.forward({&input, 1});
+  }
+  const double err = test::relative_l2(logits.row(0), ref("logits_last").f32.data(), static_cast<size_t>(logits.vocab));
+  EXPECT_LE(err, noise_floor);
+  std::printf("[%s] default precision, one token at a time: last logits relative L2 %.3g (bf16 noise floor %.3g)\n",
+              GetParam().c_str(), err, noise_floor);
+}
+
 INSTANTIATE_TEST_SUITE_P(TinyGptOss, ReferenceTest, ::testing::Values("short", "long", "romanian", "harmony"),
                          [](const auto& param_info) { return param_info.param; });
 

@@ -248,7 +248,8 @@ class GptossModule(unittest.TestCase):
 
     def test_matches_the_cli(self):
         out = subprocess.run([CLI, "generate", "-m", MODEL, "--prompt-tokens", "976,4853,19705,68347",
-                              "--max-tokens", "8", "--verbose", "false"], capture_output=True, text=True, check=True)
+                              "--max-tokens", "8", "--verbose", "false", "--precision", "f32", "--kv-dtype", "f32"],
+                             capture_output=True, text=True, check=True)
         text = gptoss.generate(self.model, self.tokenizer, [976, 4853, 19705, 68347], max_tokens=8)
         self.assertEqual(out.stdout, text + "\n")
 

@@ -56,22 +56,46 @@ using WeightedSumBf16Kernel = void (*)(const float* p, int64_t n, int64_t p_stri
 // (the probabilities are s_j / z[h]).
 using AttentionSoftmaxKernel = void (*)(float* s, int64_t n, int64_t s_stride, int64_t m, float scale,
                                         const float* sinks, float* z);
-// The bf16 prefill product (AVX512-BF16). Inputs are rounded to bf16 (to nearest even):
-//   to_bf16:    out[i] = bf16(in[i]) for i < count.
-// Weight rows go in blocks of kBf16PackRows, rounded and interleaved by pairs of columns
-// (vdpbf16ps's operand layout: one vector holds one column pair of 16 rows):
-//   pack_bf16:  packed[(p·32 + r)·2 + j] = bf16(rows[r·k + 2p + j]) for r < m ≤ 32, p < k/2
-//               (rows m … 31 zero).
-//   bf16_products: y[i·y_stride + r] = Σ_c x[i·x_stride + c] · w[r, c] over c < k, for i < n and
-//               r < m, with x bf16 and w packed (k a multiple of 32): every product is exact in
-//               float32, the sums are float32. x must have round_up(n, kBf16InputRows) readable
-//               rows (AMX loads inputs 16 rows at a time; what the extra rows hold is not used).
-inline constexpr int64_t kBf16PackRows = 32;
+// The bf16 product of long inputs (prefill): inputs and weights rounded to bf16 (to nearest
+// even), every product exact in float32, the sums float32. Each kernel set lays the operands out
+// its own way (vdpbf16ps wants weights interleaved by column pairs, AMX wants the inputs so), so
+// a caller prepares them with the set's kernels and passes them through:
+//   to_bf16(in, count, out):        out[i] = bf16(in[i]) for i < count.
+//   prepare_inputs(x, n, k, out):   n rows of k floats in the set's input layout, which takes
+//                                   bf16_inputs_size(n, k) elements; rows i0 … of a call made
+//                                   for a multiple i0 of kBf16InputRows start at out + i0·k.
+//   dequantize_bf16(w)(w, r0, r1, row_stride, tile_stride, out): rows [r0, r1) of w rounded
+//                                   to bf16, column c of row r at out[(r − r0)·row_stride +
+//                                   (c/32)·tile_stride + c%32]: row-major is (k, 32), 32-column
+//                                   tiles of kBf16WeightRows rows (32, 32·kBf16WeightRows).
+//                                   Null for formats without one (then dequantize to float32
+//                                   and to_bf16).
+//   pack_weights(rows, m, k, out):  m ≤ kBf16WeightRows row-major rows in the set's weight
+//                                   layout (kBf16WeightRows · k elements); null where the
+//                                   product reads the 32-column tiles (AMX: one contiguous
+//                                   1 KiB tile per 16 rows and 32 columns).
+//   bf16_products(inputs, n, weights, m, k, y, y_stride): y[i·y_stride + r] = Σ_c x[i, c]·w[r, c]
+//                                   for i < n, r < m, k a multiple of 32. The weights have
+//                                   kBf16WeightRows rows readable (what rows m … hold is not used).
+inline constexpr int64_t kBf16WeightRows = 32;
 inline constexpr int64_t kBf16InputRows = 16;
+inline int64_t bf16_inputs_size(int64_t n, int64_t k) {
+  return (n + kBf16InputRows - 1) / kBf16InputRows * kBf16InputRows * k;
+}
 using ToBf16Kernel = void (*)(const float* in, int64_t count, uint16_t* out);
-using PackBf16Kernel = void (*)(const float* rows, int64_t m, int64_t k, uint16_t* packed);
-using Bf16ProductsKernel = void (*)(const uint16_t* x, int64_t n, int64_t x_stride, const uint16_t* packed, int64_t m,
-                                    int64_t k, float* y, int64_t y_stride);
+using PrepareInputsBf16Kernel = void (*)(const float* x, int64_t n, int64_t k, uint16_t* out);
+using DequantizeBf16RowsKernel = void (*)(const MatrixSlice& w, int64_t r0, int64_t r1, int64_t row_stride,
+                                          int64_t tile_stride, uint16_t* out);
+using PackWeightsBf16Kernel = void (*)(const uint16_t* rows, int64_t m, int64_t k, uint16_t* out);
+using Bf16ProductsKernel = void (*)(const uint16_t* inputs, int64_t n, const uint16_t* weights, int64_t m, int64_t k,
+                                    float* y, int64_t y_stride);
+// Decode in bf16 (AVX512-BF16): x holds n ≤ kMaxFusedInputs rows of w.cols bf16 inputs and
+// chunk_sums their float32 sums per 32 columns ([n, cols/32]); y as for FusedRowsKernel.
+//   round_inputs: out[i] = bf16(in[i]), chunk_sums[c] = Σ of out[32c … 32c+31] (count a
+//                 multiple of 32).
+using FusedRowsBf16Kernel = void (*)(const MatrixSlice& w, const uint16_t* x, const float* chunk_sums, int n,
+                                     float* y, int64_t y_stride, int64_t r0, int64_t r1);
+using RoundInputsKernel = void (*)(const float* in, int64_t count, uint16_t* out, float* chunk_sums);
 
 struct CpuKernels {
   const char* name;  // "amx", "avx512", "avx2" or "scalar"
@@ -82,11 +106,16 @@ struct CpuKernels {
   DotProductsBf16Kernel dot_products_bf16;
   WeightedSumBf16Kernel weighted_sum_bf16;
   AttentionSoftmaxKernel attention_softmax;
-  // Null where the CPU has no AVX512-BF16 (then prefill is float32 only); bf16_products uses AMX
-  // tiles in the "amx" set.
+  // Null where the CPU has no AVX512-BF16 (then prefill and decode are float32 only); the
+  // "amx" set multiplies on AMX tiles. dequantize_bf16 and fused_bf16 return null for formats
+  // they lack.
   ToBf16Kernel to_bf16 = nullptr;
-  PackBf16Kernel pack_bf16 = nullptr;
+  PrepareInputsBf16Kernel prepare_inputs = nullptr;
+  DequantizeBf16RowsKernel (*dequantize_bf16)(const MatrixSlice& w) = nullptr;
+  PackWeightsBf16Kernel pack_weights = nullptr;
   Bf16ProductsKernel bf16_products = nullptr;
+  FusedRowsBf16Kernel (*fused_bf16)(const MatrixSlice& w) = nullptr;
+  RoundInputsKernel round_inputs = nullptr;
 };
 
 const CpuKernels& scalar_kernels();
@@ -96,8 +125,18 @@ const CpuKernels* avx512_kernels();  // needs AVX-512 F/BW/VL/VBMI; has the bf16
 // The AVX-512 set with the bf16 product on AMX tiles; null unless the CPU has AMX-BF16 and
 // AVX512-BF16 and Linux grants the tile state (asked for on the first call).
 const CpuKernels* amx_kernels();
-// Fills the bf16 product's kernels (to_bf16, pack_bf16, bf16_products) where the CPU has AVX512-BF16.
+// Fills the bf16 kernels where the CPU has AVX512-BF16 (kernels_avx512bf16.cpp).
 void add_avx512bf16_products(CpuKernels& kernels);
+// Pieces of the AVX512-BF16 set that other files use (the AMX set builds on them):
+//   rows as bf16 words (kernels_avx512bf16_rows.cpp):
+FusedRowsBf16Kernel avx512bf16_fused_rows(const MatrixSlice& w);
+DequantizeBf16RowsKernel avx512bf16_dequantize_rows(const MatrixSlice& w);
+void avx512bf16_round_inputs(const float* in, int64_t count, uint16_t* out, float* chunk_sums);
+//   layouts (kernels_avx512bf16.cpp): out[p·pair_stride + 2r + j] = bf16(x[r·k + 2p + j]) for
+//   p < k/2, r < 16 (rows count … 15 zero): 16 rows interleaved by column pairs.
+void avx512bf16_interleave_pairs(const float* x, int64_t count, int64_t k, uint16_t* out, int64_t pair_stride);
+//   y[t·y_stride + r] = sums[r·16 + t] for t < tokens, r < rows (≤ 16 each): a transposed copy.
+void avx512bf16_store_transposed(const float* sums, int64_t tokens, int64_t rows, float* y, int64_t y_stride);
 
 // The best set this CPU supports, or the one GPTOSS_CPU_KERNELS (scalar|avx2|avx512|amx) names.
 const CpuKernels& best_cpu_kernels();

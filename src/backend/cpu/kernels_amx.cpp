@@ -1,9 +1,10 @@
-// The bf16 product of long inputs on AMX (Sapphire Rapids and later). TDPBF16PS multiplies a
-// tile of 16 inputs × 32 bf16 columns by a tile of 16 column pairs × 16 weight rows into 16 × 16
+// The bf16 product of long inputs on AMX (Sapphire Rapids and later). TDPBF16PS multiplies an
+// A tile of 16 rows × 32 bf16 columns by a B tile of 16 column pairs × 16 columns into 16 × 16
 // float32 sums: 8192 multiply-adds per instruction, against vdpbf16ps's 32.
-// The weight tile is exactly pack_bf16's layout (one 64-byte row per column pair, 32 rows = 128
-// bytes apart), and the input tile is 16 rows of to_bf16's output, so AMX reuses the AVX512-BF16
-// set's packing and replaces only the product. Compiled with the AVX-512 flags plus -mamx-tile
+// The weights are the A tiles, dequantized straight into 32-column tiles of 32 rows (1 KiB of
+// contiguous bytes per tile load; no packing step); the inputs are the B tiles,
+// interleaved by column pairs once per call (prepare_inputs). The sums come out as
+// [weight row][input] and are stored transposed. Compiled with the AVX-512 flags plus -mamx-tile
 // -mamx-bf16 (see CMakeLists.txt); nothing here runs unless amx_kernels finds the instructions
 // and Linux grants the tile state.
 #include <cpuid.h>
@@ -12,7 +13,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstring>
 
 #include "backend/cpu/kernels.h"
 
@@ -54,65 +54,62 @@ void load_tile_config() {
   _tile_loadconfig(&config);
 }
 
-// The first `inputs` × `rows` of a 16 × 16 block of sums (stored from a tile) into y.
-void copy_sums(const float* sums, float* y, int64_t y_stride, int64_t inputs, int64_t rows) {
-  for (int64_t i = 0; i < std::min<int64_t>(inputs, 16); ++i)
-    std::memcpy(y + i * y_stride, sums + i * 16, sizeof(float) * static_cast<size_t>(std::clamp<int64_t>(rows, 0, 16)));
+// AMX's input layout: per group of 16 rows, one 64-byte tile row per column pair (16 rows × 2
+// values): group g starts at out + g·16·k, pair p of it at + p·32.
+void amx_prepare_inputs(const float* x, int64_t n, int64_t k, uint16_t* out) {
+  for (int64_t g = 0; g < n; g += 16)
+    avx512bf16_interleave_pairs(x + g * k, std::min<int64_t>(16, n - g), k, out + g * k, 32);
 }
 
-// A sum tile straight into y when all its 16 × 16 values are wanted, else through `sums`.
-// (GCC's tile intrinsics take the tile number as a literal: hence a macro, not a function.)
-#define GPTOSS_STORE_SUMS(tile, at, inputs, rows)                          \
-  if ((inputs) >= 16 && (rows) >= 16) {                                    \
-    _tile_stored(tile, at, y_stride * 4);                                  \
-  } else {                                                                 \
-    _tile_stored(tile, sums, 64);                                          \
-    copy_sums(sums, at, y_stride, inputs, rows);                           \
+// The sums of tile `tile` (weight rows × 16 inputs) into y, transposed. (GCC's tile intrinsics
+// take the tile number as a literal: hence a macro, not a function.)
+#define GPTOSS_STORE_SUMS(tile, at, inputs, rows)                         \
+  if ((inputs) > 0 && (rows) > 0) {                                       \
+    _tile_stored(tile, sums, 64);                                         \
+    avx512bf16_store_transposed(sums, inputs, rows, at, y_stride);        \
   }
 
-// kGroups (1 or 2) groups of 16 inputs times the 32 packed rows: 2·kGroups sum tiles, each step
-// of 32 columns loads both weight tiles once for all input tiles.
+// The 32 weight rows (two A tiles) times kGroups (1 or 2) groups of 16 inputs (B tiles): each
+// step of 32 columns loads every tile once for 2·kGroups products.
 template <int kGroups>
-void tile_block(const uint16_t* x, int64_t x_stride, const uint16_t* packed, int64_t m, int64_t k, int64_t inputs,
-                float* y, int64_t y_stride) {
+void tile_block(const uint16_t* inputs, const uint16_t* weights, int64_t m, int64_t k, int64_t count, float* y,
+                int64_t y_stride) {
   _tile_zero(0);
   _tile_zero(1);
   if constexpr (kGroups == 2) {
     _tile_zero(2);
     _tile_zero(3);
   }
-  const auto x_bytes = static_cast<long>(x_stride * 2);
   for (int64_t c = 0; c < k; c += 32) {
-    // Column pair p = c/2 of rows 0–15 starts at packed[p·64], of rows 16–31 at packed[p·64 + 32].
-    _tile_loadd(6, packed + c * 32, 128);
-    _tile_loadd(7, packed + c * 32 + 32, 128);
-    _tile_loadd(4, x + c, x_bytes);
-    _tile_dpbf16ps(0, 4, 6);
-    _tile_dpbf16ps(1, 4, 7);
+    _tile_loadd(6, weights + c * kBf16WeightRows, 64);            // rows 0–15
+    _tile_loadd(7, weights + c * kBf16WeightRows + 16 * 32, 64);  // rows 16–31
+    _tile_loadd(4, inputs + 16 * c, 64);              // pairs c/2 … c/2 + 15 of inputs 0–15
+    _tile_dpbf16ps(0, 6, 4);
+    _tile_dpbf16ps(1, 7, 4);
     if constexpr (kGroups == 2) {
-      _tile_loadd(5, x + 16 * x_stride + c, x_bytes);
-      _tile_dpbf16ps(2, 5, 6);
-      _tile_dpbf16ps(3, 5, 7);
+      _tile_loadd(5, inputs + 16 * k + 16 * c, 64);  // inputs 16–31
+      _tile_dpbf16ps(2, 6, 5);
+      _tile_dpbf16ps(3, 7, 5);
     }
   }
   alignas(64) float sums[16 * 16];
-  GPTOSS_STORE_SUMS(0, y, inputs, m)
-  GPTOSS_STORE_SUMS(1, y + 16, inputs, m - 16)
+  GPTOSS_STORE_SUMS(0, y, count, m)
+  GPTOSS_STORE_SUMS(1, y + 16, count, m - 16)
   if constexpr (kGroups == 2) {
-    GPTOSS_STORE_SUMS(2, y + 16 * y_stride, inputs - 16, m)
-    GPTOSS_STORE_SUMS(3, y + 16 * y_stride + 16, inputs - 16, m - 16)
+    GPTOSS_STORE_SUMS(2, y + 16 * y_stride, count - 16, m)
+    GPTOSS_STORE_SUMS(3, y + 16 * y_stride + 16, count - 16, m - 16)
   }
 }
 #undef GPTOSS_STORE_SUMS
 
-// Inputs 32 at a time. x has its rows up to a multiple of 16 readable (kBf16InputRows).
-void amx_bf16_products(const uint16_t* x, int64_t n, int64_t x_stride, const uint16_t* packed, int64_t m, int64_t k,
-                       float* y, int64_t y_stride) {
+// Inputs 32 at a time (two groups of amx_prepare_inputs' layout).
+void amx_bf16_products(const uint16_t* inputs, int64_t n, const uint16_t* weights, int64_t m, int64_t k, float* y,
+                       int64_t y_stride) {
   load_tile_config();
   for (int64_t i = 0; i < n; i += 32) {
-    const int64_t inputs = std::min<int64_t>(32, n - i);
-    if (inputs > 16) tile_block<2>(x + i * x_stride, x_stride, packed, m, k, inputs, y + i * y_stride, y_stride);
-    else tile_block<1>(x + i * x_stride, x_stride, packed, m, k, inputs, y + i * y_stride, y_stride);
+    const int64_t count = std::min<int64_t>(32, n - i);
+    if (count > 16) tile_block<2>(inputs + i * k, weights, m, k, count, y + i * y_stride, y_stride);
+    else tile_block<1>(inputs + i * k, weights, m, k, count, y + i * y_stride, y_stride);
   }
   // Back to the initial tile state: context switches save 8 KiB less, and the core may enter
   // its deeper idle states again.
@@ -129,6 +126,8 @@ const CpuKernels* amx_kernels() {
   static const CpuKernels kernels = [base] {
     CpuKernels k = *base;
     k.name = "amx";
+    k.prepare_inputs = amx_prepare_inputs;
+    k.pack_weights = nullptr;
     k.bf16_products = amx_bf16_products;
     return k;
   }();

@@ -6,6 +6,7 @@
 #include <cpuid.h>
 #include <immintrin.h>
 
+#include <algorithm>
 #include <bit>
 #include <cstring>
 
@@ -64,22 +65,36 @@ void transpose16(__m512i r[16]) {
   }
 }
 
-// 16 rows × 32 columns at a time: each row rounded to 16 column pairs (one 32-bit word each),
-// transposed so that each vector holds one column pair of the 16 rows.
-void pack_bf16(const float* rows, int64_t m, int64_t k, uint16_t* packed) {
-  static_assert(kBf16PackRows == 32, "bf16_products multiplies two vectors of 16 rows");
-  for (int64_t half = 0; half < 2; ++half)
-    for (int64_t c = 0; c < k; c += 32) {
-      __m512i r[16];
-      for (int64_t i = 0; i < 16; ++i) {
-        const float* row = rows + (16 * half + i) * k + c;
-        r[i] = 16 * half + i < m ? std::bit_cast<__m512i>(_mm512_cvtne2ps_pbh(_mm512_loadu_ps(row + 16), _mm512_loadu_ps(row)))
-                                 : _mm512_setzero_si512();
-      }
-      transpose16(r);
-      for (int64_t p = 0; p < 16; ++p) _mm512_storeu_si512(packed + 2 * ((c / 2 + p) * kBf16PackRows + 16 * half), r[p]);
-    }
+// 32 columns of a row as 16 column pairs, one 32-bit word each: bf16 rows as they are, float
+// rows rounded.
+__m512i row_pairs(const uint16_t* row) { return _mm512_loadu_si512(row); }
+__m512i row_pairs(const float* row) {
+  return std::bit_cast<__m512i>(_mm512_cvtne2ps_pbh(_mm512_loadu_ps(row + 16), _mm512_loadu_ps(row)));
 }
+
+// out[p·pair_stride + 2r + j] = bf16(rows[r·k + 2p + j]) for p < k/2, r < 16 (rows count … 15
+// zero): 16 rows × 32 columns at a time, transposed so that each vector holds one column pair
+// of the 16 rows.
+template <class T>
+void interleave_pairs(const T* rows, int64_t count, int64_t k, uint16_t* out, int64_t pair_stride) {
+  for (int64_t c = 0; c < k; c += 32) {
+    __m512i r[16];
+    for (int64_t i = 0; i < 16; ++i) r[i] = i < count ? row_pairs(rows + i * k + c) : _mm512_setzero_si512();
+    transpose16(r);
+    for (int64_t p = 0; p < 16; ++p) _mm512_storeu_si512(out + (c / 2 + p) * pair_stride, r[p]);
+  }
+}
+
+// vdpbf16ps's weight layout: one vector holds one column pair of 16 rows, rows 0–15 then
+// 16–31 of each pair: packed[(p·32 + r)·2 + j] = rows[r·k + 2p + j].
+void pack_weights(const uint16_t* rows, int64_t m, int64_t k, uint16_t* packed) {
+  static_assert(kBf16WeightRows == 32, "bf16_products multiplies two vectors of 16 rows");
+  interleave_pairs(rows, std::min<int64_t>(m, 16), k, packed, 2 * kBf16WeightRows);
+  interleave_pairs(rows + 16 * k, std::max<int64_t>(m - 16, 0), k, packed + 32, 2 * kBf16WeightRows);
+}
+
+// Inputs stay rows, rounded.
+void prepare_inputs(const float* x, int64_t n, int64_t k, uint16_t* out) { to_bf16(x, n * k, out); }
 
 __m512bh load_bf16(const uint16_t* p) { return std::bit_cast<__m512bh>(_mm512_loadu_si512(p)); }
 
@@ -96,14 +111,14 @@ __m512bh broadcast_pair(const uint16_t* p) {
 // 2·MI accumulators; 2 + MI loads feed 2·MI instructions. vdpbf16ps ignores MXCSR: denormal
 // inputs count as zero, denormal sums are flushed to zero, sums round to nearest even.
 template <int MI>
-void rows_block(const uint16_t* x, int64_t x_stride, const uint16_t* packed, int64_t k, float* y, int64_t y_stride,
-                __mmask16 low, __mmask16 high) {
+void rows_block(const uint16_t* x, const uint16_t* packed, int64_t k, float* y, int64_t y_stride, __mmask16 low,
+                __mmask16 high) {
   __m512 acc[MI][2];
   for (int i = 0; i < MI; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
   for (int64_t p = 0; p < k / 2; ++p) {
-    const __m512bh w0 = load_bf16(packed + 2 * kBf16PackRows * p), w1 = load_bf16(packed + 2 * kBf16PackRows * p + 32);
+    const __m512bh w0 = load_bf16(packed + 2 * kBf16WeightRows * p), w1 = load_bf16(packed + 2 * kBf16WeightRows * p + 32);
     for (int i = 0; i < MI; ++i) {
-      const __m512bh xp = broadcast_pair(x + i * x_stride + 2 * p);
+      const __m512bh xp = broadcast_pair(x + i * k + 2 * p);
       acc[i][0] = _mm512_dpbf16_ps(acc[i][0], xp, w0);
       acc[i][1] = _mm512_dpbf16_ps(acc[i][1], xp, w1);
     }
@@ -117,25 +132,41 @@ void rows_block(const uint16_t* x, int64_t x_stride, const uint16_t* packed, int
 // 8 x rows at a time (16 accumulators; measured on Zen 4: 460 GFLOP/s a core with x streaming
 // from L3, against 280 for 4 × 4 blocks of row-major rows, which need a horizontal sum per
 // output), then one block of the 1 … 7 left.
-void bf16_products(const uint16_t* x, int64_t n, int64_t x_stride, const uint16_t* packed, int64_t m, int64_t k,
-                   float* y, int64_t y_stride) {
-  using Block = void (*)(const uint16_t*, int64_t, const uint16_t*, int64_t, float*, int64_t, __mmask16, __mmask16);
+void bf16_products(const uint16_t* x, int64_t n, const uint16_t* packed, int64_t m, int64_t k, float* y,
+                   int64_t y_stride) {
+  using Block = void (*)(const uint16_t*, const uint16_t*, int64_t, float*, int64_t, __mmask16, __mmask16);
   static constexpr Block kTail[8] = {nullptr,        rows_block<1>, rows_block<2>, rows_block<3>,
                                      rows_block<4>, rows_block<5>, rows_block<6>, rows_block<7>};
   const uint32_t rows = m >= 32 ? ~0u : (1u << m) - 1;
   const auto low = static_cast<__mmask16>(rows), high = static_cast<__mmask16>(rows >> 16);
   int64_t i = 0;
-  for (; i + 8 <= n; i += 8) rows_block<8>(x + i * x_stride, x_stride, packed, k, y + i * y_stride, y_stride, low, high);
-  if (i < n) kTail[n - i](x + i * x_stride, x_stride, packed, k, y + i * y_stride, y_stride, low, high);
+  for (; i + 8 <= n; i += 8) rows_block<8>(x + i * k, packed, k, y + i * y_stride, y_stride, low, high);
+  if (i < n) kTail[n - i](x + i * k, packed, k, y + i * y_stride, y_stride, low, high);
 }
 
 }  // namespace
 
+void avx512bf16_interleave_pairs(const float* x, int64_t count, int64_t k, uint16_t* out, int64_t pair_stride) {
+  interleave_pairs(x, count, k, out, pair_stride);
+}
+
+void avx512bf16_store_transposed(const float* sums, int64_t tokens, int64_t rows, float* y, int64_t y_stride) {
+  __m512i r[16];
+  for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_si512(sums + 16 * i);
+  transpose16(r);
+  const auto lanes = static_cast<__mmask16>(rows >= 16 ? 0xffff : (1u << rows) - 1);
+  for (int64_t t = 0; t < std::min<int64_t>(tokens, 16); ++t) _mm512_mask_storeu_epi32(y + t * y_stride, lanes, r[t]);
+}
+
 void add_avx512bf16_products(CpuKernels& kernels) {
   if (!cpu_has_avx512bf16()) return;
   kernels.to_bf16 = to_bf16;
-  kernels.pack_bf16 = pack_bf16;
+  kernels.prepare_inputs = prepare_inputs;
+  kernels.dequantize_bf16 = avx512bf16_dequantize_rows;
+  kernels.pack_weights = pack_weights;
   kernels.bf16_products = bf16_products;
+  kernels.fused_bf16 = avx512bf16_fused_rows;
+  kernels.round_inputs = avx512bf16_round_inputs;
 }
 
 }  // namespace gptoss

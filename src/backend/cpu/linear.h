@@ -2,7 +2,9 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "backend/cpu/kernels.h"
 #include "util/thread_pool.h"
@@ -28,10 +30,57 @@ enum class LinearPrecision { f32, bf16 };
 // have a bf16 product. Throws gptoss::Error for another name, or for bf16 where there is none.
 LinearPrecision resolve_precision(const std::string& name, const CpuKernels& kernels = best_cpu_kernels());
 
+// Up to kMaxFusedInputs input rows, prepared once for the streaming kernels that multiply them
+// with packed weight rows: in float32, or, when `precision` is bf16 and the kernels have a bf16
+// decode kernel, rounded to bf16 with their 32-column sums (then weight formats without a bf16
+// kernel still use the float32 rows). Keeps `x`'s address: x must outlive it.
+class DecodeInputs {
+ public:
+  DecodeInputs(const float* x, int64_t n, int64_t cols, LinearPrecision precision,
+               const CpuKernels& kernels = best_cpu_kernels());
+  // y[i·y_stride + r] = Σ_c x[i, c] · w[r, c] for i < n, r in [r0, r1).
+  void multiply(const MatrixSlice& w, float* y, int64_t y_stride, int64_t r0, int64_t r1) const;
+  int64_t rows() const { return n_; }
+
+ private:
+  const float* x_;
+  int64_t n_, cols_;
+  const CpuKernels& kernels_;
+  std::vector<uint16_t> rounded_;  // empty in float32
+  std::vector<float> chunk_sums_;
+};
+
+// Longer inputs (prefill), prepared once for products with any number of weight matrices of
+// `cols` columns: in float32 they are used as they are; when `precision` is bf16 and the
+// kernels have a bf16 product, they are rounded and laid out for it. A product goes by blocks
+// of block_rows() weight rows, dequantized together (float32 or bf16) and multiplied with all
+// the inputs: callers spread the blocks of one or several products over a pool.
+class PrefillInputs {
+ public:
+  PrefillInputs(const float* x, int64_t n, int64_t cols, LinearPrecision precision,
+                const CpuKernels& kernels = best_cpu_kernels());
+  // prepare(b0, b1) for b0 < b1 ≤ input_blocks() prepares input rows [16·b0, 16·b1); every
+  // block must be prepared (from any threads) before multiply.
+  int64_t input_blocks() const;
+  void prepare(int64_t b0, int64_t b1);
+  int64_t block_rows() const;
+  int64_t weight_blocks(const Matrix& w) const { return (w.rows + block_rows() - 1) / block_rows(); }
+  // Rows [b·block_rows(), …) of y = x · Wᵀ + bias for the matrix, bias and y of `a` (a.x and
+  // a.n are this object's), using the pool's scratch buffers of `thread`.
+  void multiply(const LinearArgs& a, int64_t block, ThreadPool& pool, int thread) const;
+  int64_t rows() const { return n_; }
+
+ private:
+  const float* x_;
+  int64_t n_, cols_;
+  const CpuKernels& kernels_;
+  bool bf16_;
+  std::unique_ptr<uint16_t[]> prepared_;  // bf16 only; uninitialized until prepare()
+};
+
 // Splits the output rows between the pool's threads. Up to kMaxFusedInputs inputs, packed
-// weight rows are streamed once through the fused kernel (float32, whatever the precision);
-// longer inputs (prefill) multiply blocks of rows dequantized to float32, or to bf16 when
-// `precision` is bf16 and the kernels have a bf16 product (else float32).
+// weight rows are streamed once (DecodeInputs); longer inputs multiply blocks of dequantized
+// rows (PrefillInputs).
 void linear(const LinearArgs& args, ThreadPool& pool, const CpuKernels& kernels = best_cpu_kernels(),
             LinearPrecision precision = LinearPrecision::f32);
 
