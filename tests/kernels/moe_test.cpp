@@ -78,7 +78,8 @@ struct RandomMoe {
   }
 };
 
-// 1 … 4 rows take the decode path (all selected experts in two pool loops), 9 the per-expert one.
+// 1 … 4 rows take the decode path (all selected experts in two pool loops), 9 the prefill one
+// in one group of experts, 400 (1200 routed rows) in several groups (kPrefillGroupRows).
 class Moe : public testing::TestWithParam<int64_t> {};
 
 TEST_P(Moe, MatchesPerTokenReference) {
@@ -110,7 +111,7 @@ TEST_P(Moe, MatchesPerTokenReference) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Rows, Moe, testing::Values(1, 2, 3, 4, 9));
+INSTANTIATE_TEST_SUITE_P(Rows, Moe, testing::Values(1, 2, 3, 4, 9, 400));
 
 }  // namespace
 }  // namespace gptoss

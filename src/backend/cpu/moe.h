@@ -25,7 +25,7 @@ std::vector<ExpertChoice> route_token(const float* router_logits, int experts, i
 void swiglu(const float* gate, const float* up, int64_t n, float limit, float alpha, float* out);
 
 // out[r] = Σ_{(e, w) ∈ route(r)} w · (down_e · swiglu(gate_e·x_r + b, up_e·x_r + b) + down_bias_e)
-// Rows beyond kMaxFusedInputs multiply in `precision` (decode is float32 either way).
+// The products use `precision` (see linear and DecodeInputs).
 void moe_rows(const float* x, int64_t rows, const MoeWeights& weights, const MoeParameters& params,
               float* out, ThreadPool& pool, LinearPrecision precision = LinearPrecision::f32);
 
