@@ -41,6 +41,18 @@ TEST_P(LinearBf16, ToBf16RoundsToNearestEvenAtEveryLength) {
   }
 }
 
+// The two bounds every bf16 path is held to, relative to max |y| (`scale`): 1e-5 against a
+// double product of the same rounded values (only float32 summation differs), 1e-2 against the
+// exact one (the cost of the rounding).
+void expect_within_bounds(const std::string& what, int64_t n, double scale, double to_rounded, double to_exact,
+                          const char* reference, bool report) {
+  if (report)
+    std::printf("%s, %lld inputs: max |y| %.3g, error vs %s reference %.2e, vs exact %.2e (relative)\n", what.c_str(),
+                static_cast<long long>(n), scale, reference, to_rounded / scale, to_exact / scale);
+  EXPECT_LE(to_rounded, 1e-5 * scale) << what << ", " << n << " inputs, vs the " << reference << " reference";
+  EXPECT_LE(to_exact, 1e-2 * scale) << what << ", " << n << " inputs, vs the exact reference";
+}
+
 // y from the bf16 path, for n inputs through matrix 0 of m with a bias, checked on every
 // fifth row (all positions within the 4-row and 16-row blocks) and the last row.
 void expect_bf16_close(const CpuKernels& kernels, const Matrix& m, const std::string& what,
@@ -78,11 +90,7 @@ void expect_bf16_close(const CpuKernels& kernels, const Matrix& m, const std::st
       to_rounded = std::max(to_rounded, std::abs(got[j] - rounded[j]));
       to_exact = std::max(to_exact, std::abs(got[j] - exact[j]));
     }
-    if (report)
-      std::printf("%s, %lld inputs: max |y| %.3g, error vs bf16-rounded reference %.2e, vs exact %.2e (relative)\n",
-                what.c_str(), static_cast<long long>(n), scale, to_rounded / scale, to_exact / scale);
-    EXPECT_LE(to_rounded, 1e-5 * scale) << what << ", " << n << " inputs, vs the bf16-rounded reference";
-    EXPECT_LE(to_exact, 1e-2 * scale) << what << ", " << n << " inputs, vs the exact reference";
+    expect_within_bounds(what, n, scale, to_rounded, to_exact, "bf16-rounded", report);
   }
 }
 
@@ -191,11 +199,7 @@ void expect_bf16_decode_close(const CpuKernels& kernels, const Matrix& m, const 
     }
     for (int64_t i = 0; i < n; ++i)
       for (int64_t r = m.rows; r < stride; ++r) ASSERT_TRUE(std::isnan(y[size_t(i * stride + r)])) << what << ": padding written";
-    if (report)
-      std::printf("%s, %lld inputs: max |y| %.3g, error vs bf16-input reference %.2e, vs exact %.2e (relative)\n",
-                what.c_str(), static_cast<long long>(n), scale, to_rounded / scale, to_exact / scale);
-    EXPECT_LE(to_rounded, 1e-5 * scale) << what << ", " << n << " inputs, vs the bf16-input reference";
-    EXPECT_LE(to_exact, 1e-2 * scale) << what << ", " << n << " inputs, vs the exact reference";
+    expect_within_bounds(what, n, scale, to_rounded, to_exact, "bf16-input", report);
   }
 }
 
