@@ -134,14 +134,38 @@ struct AffineScales {
   }
 };
 
-// Rows [r0, r1) for N inputs. Sums per group in float32 (vdpbf16ps adds exact products), scaled
-// once per group.
-template <class Words, ScaleType S, int N>
+// One group of G chunks (G = 0: w.group_size / 32, known at run time) starting at chunk c, for
+// N inputs: the products summed in float32 (vdpbf16ps adds exact products), then scaled once
+// into acc. bf16 weights have no scale: they accumulate straight into acc.
+template <class Words, int N, int G>
+void group_step(const Words& words, const uint8_t* row, const uint16_t* x, int64_t cols, int64_t c, int64_t per_group,
+                float scale, __m512 acc[N]) {
+  if constexpr (std::is_same_v<Words, Bf16Words>) {
+    const __m512bh wv = words(row, c);
+    for (int i = 0; i < N; ++i) acc[i] = _mm512_dpbf16_ps(acc[i], as_bf16(_mm512_loadu_si512(x + i * cols + c * 32)), wv);
+    return;
+  }
+  __m512 sums[N];
+  for (int i = 0; i < N; ++i) sums[i] = _mm512_setzero_ps();
+  const int64_t end = c + (G > 0 ? G : per_group);
+  for (; c < end; ++c) {
+    const __m512bh wv = words(row, c);
+    for (int i = 0; i < N; ++i) sums[i] = _mm512_dpbf16_ps(sums[i], as_bf16(_mm512_loadu_si512(x + i * cols + c * 32)), wv);
+  }
+  const __m512 sv = _mm512_set1_ps(scale);
+  for (int i = 0; i < N; ++i) acc[i] = _mm512_fmadd_ps(sums[i], sv, acc[i]);
+}
+
+// Rows [r0, r1) for N inputs. Groups alternate between two sets of accumulators, so that two
+// chains of FMAs are in flight (one 32-weight group per FMA at gs32 would otherwise wait on the
+// previous one's latency).
+template <class Words, ScaleType S, int N, int G>
 void rows_n(const MatrixSlice& w, const uint16_t* x, const float* chunk_sums, float* y, int64_t y_stride, int64_t r0,
             int64_t r1) {
   const Words words;
   const int64_t chunks = w.cols / 32;
   const int64_t per_group = Words::kOffset ? w.group_size / 32 : 1;
+  const int64_t groups = chunks / per_group;
   AffineScales<S> scales;
   for (int64_t r = r0; r < r1; ++r) {
     const uint8_t* ahead = w.weight + (r + kPrefetchRows) * w.weight_row_stride;
@@ -149,51 +173,53 @@ void rows_n(const MatrixSlice& w, const uint16_t* x, const float* chunk_sums, fl
     const uint8_t* row = w.weight + r * w.weight_row_stride;
     if constexpr (Words::kOffset) scales.widen(w, r);
     const uint8_t* e8m0 = w.scales + r * w.scale_row_stride;
-    __m512 acc[N];
-    for (int i = 0; i < N; ++i) acc[i] = _mm512_setzero_ps();
-    for (int64_t c = 0, g = 0; c < chunks; ++g) {
-      __m512 sums[N];
-      for (int i = 0; i < N; ++i) sums[i] = _mm512_setzero_ps();
-      for (const int64_t end = c + per_group; c < end; ++c) {
-        const __m512bh wv = words(row, c);
-        for (int i = 0; i < N; ++i) sums[i] = _mm512_dpbf16_ps(sums[i], as_bf16(_mm512_loadu_si512(x + i * w.cols + c * 32)), wv);
-      }
-      if constexpr (std::is_same_v<Words, Bf16Words>) {
-        for (int i = 0; i < N; ++i) acc[i] = _mm512_add_ps(acc[i], sums[i]);
-      } else {
-        const __m512 sv = _mm512_set1_ps(Words::kOffset ? scales.scale[g] : e8m0_scale(e8m0[g]));
-        for (int i = 0; i < N; ++i) acc[i] = _mm512_fmadd_ps(sums[i], sv, acc[i]);
-      }
+    const auto scale = [&](int64_t g) { return Words::kOffset ? scales.scale[g] : e8m0 != nullptr ? e8m0_scale(e8m0[g]) : 1.f; };
+    __m512 acc[2][N];
+    for (int h = 0; h < 2; ++h)
+      for (int i = 0; i < N; ++i) acc[h][i] = _mm512_setzero_ps();
+    int64_t g = 0;
+    for (; g + 2 <= groups; g += 2) {
+      group_step<Words, N, G>(words, row, x, w.cols, g * per_group, per_group, scale(g), acc[0]);
+      group_step<Words, N, G>(words, row, x, w.cols, (g + 1) * per_group, per_group, scale(g + 1), acc[1]);
     }
+    if (g < groups) group_step<Words, N, G>(words, row, x, w.cols, g * per_group, per_group, scale(g), acc[0]);
     for (int i = 0; i < N; ++i) {
+      __m512 total = _mm512_add_ps(acc[0][i], acc[1][i]);
       if constexpr (Words::kOffset) {
         const float* xs = chunk_sums + i * chunks;
         for (int64_t c = 0; c < chunks; c += 16) {
           const auto lanes = static_cast<__mmask16>(chunks - c >= 16 ? 0xffff : (1u << (chunks - c)) - 1);
-          acc[i] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(lanes, scales.offset + c), _mm512_maskz_loadu_ps(lanes, xs + c), acc[i]);
+          total = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(lanes, scales.offset + c), _mm512_maskz_loadu_ps(lanes, xs + c), total);
         }
       }
-      y[i * y_stride + r] = _mm512_reduce_add_ps(acc[i]);
+      y[i * y_stride + r] = _mm512_reduce_add_ps(total);
     }
   }
 }
 
-template <class Words, ScaleType S>
+template <class Words, ScaleType S, int G>
 void rows(const MatrixSlice& w, const uint16_t* x, const float* chunk_sums, int n, float* y, int64_t y_stride,
           int64_t r0, int64_t r1) {
   switch (n) {
-    case 1: return rows_n<Words, S, 1>(w, x, chunk_sums, y, y_stride, r0, r1);
-    case 2: return rows_n<Words, S, 2>(w, x, chunk_sums, y, y_stride, r0, r1);
-    case 3: return rows_n<Words, S, 3>(w, x, chunk_sums, y, y_stride, r0, r1);
-    default: return rows_n<Words, S, 4>(w, x, chunk_sums, y, y_stride, r0, r1);
+    case 1: return rows_n<Words, S, 1, G>(w, x, chunk_sums, y, y_stride, r0, r1);
+    case 2: return rows_n<Words, S, 2, G>(w, x, chunk_sums, y, y_stride, r0, r1);
+    case 3: return rows_n<Words, S, 3, G>(w, x, chunk_sums, y, y_stride, r0, r1);
+    default: return rows_n<Words, S, 4, G>(w, x, chunk_sums, y, y_stride, r0, r1);
   }
 }
 
+// Groups of one chunk (gs32, the common case) get an inner loop the compiler can drop.
+template <int BITS, ScaleType S>
+FusedRowsBf16Kernel affine_rows(int group_size) {
+  if (group_size == 32) return rows<AffineWords<BITS>, S, 1>;
+  return rows<AffineWords<BITS>, S, 0>;
+}
+
 template <int BITS>
-FusedRowsBf16Kernel affine_rows(ScaleType s) {
-  if (s == ScaleType::bf16) return rows<AffineWords<BITS>, ScaleType::bf16>;
-  if (s == ScaleType::f16) return rows<AffineWords<BITS>, ScaleType::f16>;
-  return rows<AffineWords<BITS>, ScaleType::f32>;
+FusedRowsBf16Kernel affine_rows(ScaleType s, int group_size) {
+  if (s == ScaleType::bf16) return affine_rows<BITS, ScaleType::bf16>(group_size);
+  if (s == ScaleType::f16) return affine_rows<BITS, ScaleType::f16>(group_size);
+  return affine_rows<BITS, ScaleType::f32>(group_size);
 }
 
 // The 32 words of a chunk as two vectors of float32.
@@ -278,15 +304,15 @@ DequantizeBf16RowsKernel dequantize_affine_rows(ScaleType s) {
 FusedRowsBf16Kernel avx512bf16_fused_rows(const MatrixSlice& w) {
   if (w.cols / 32 > kMaxChunks) return nullptr;
   switch (w.format) {
-    case WeightFormat::bf16: return rows<Bf16Words, ScaleType::none>;
-    case WeightFormat::mxfp4: return rows<Mxfp4Words, ScaleType::none>;
+    case WeightFormat::bf16: return rows<Bf16Words, ScaleType::none, 1>;
+    case WeightFormat::mxfp4: return rows<Mxfp4Words, ScaleType::none, 1>;
     case WeightFormat::affine:
       switch (w.bits) {
-        case 2: return affine_rows<2>(w.scale_type);
-        case 3: return affine_rows<3>(w.scale_type);
-        case 4: return affine_rows<4>(w.scale_type);
-        case 5: return affine_rows<5>(w.scale_type);
-        case 6: return affine_rows<6>(w.scale_type);
+        case 2: return affine_rows<2>(w.scale_type, w.group_size);
+        case 3: return affine_rows<3>(w.scale_type, w.group_size);
+        case 4: return affine_rows<4>(w.scale_type, w.group_size);
+        case 5: return affine_rows<5>(w.scale_type, w.group_size);
+        case 6: return affine_rows<6>(w.scale_type, w.group_size);
         default: return nullptr;
       }
     default: return nullptr;
