@@ -172,7 +172,8 @@ void rows_n(const MatrixSlice& w, const uint16_t* x, const float* chunk_sums, fl
     for (int64_t b = 0; b < w.row_bytes; b += 64) __builtin_prefetch(ahead + b);
     const uint8_t* row = w.weight + r * w.weight_row_stride;
     if constexpr (Words::kOffset) scales.widen(w, r);
-    const uint8_t* e8m0 = w.scales + r * w.scale_row_stride;
+    // The group scales: affine's widened row, MXFP4's E8M0 bytes; bf16 weights have none.
+    const uint8_t* e8m0 = std::is_same_v<Words, Mxfp4Words> ? w.scales + r * w.scale_row_stride : nullptr;
     const auto scale = [&](int64_t g) { return Words::kOffset ? scales.scale[g] : e8m0 != nullptr ? e8m0_scale(e8m0[g]) : 1.f; };
     __m512 acc[2][N];
     for (int h = 0; h < 2; ++h)
