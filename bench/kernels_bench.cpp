@@ -81,28 +81,30 @@ void BM_LinearMxfp4_Expert(benchmark::State& state) {  // one expert's gate_up: 
 }
 BENCHMARK(BM_LinearMxfp4_Expert)->Args({1, 0})->Args({1, 1})->Args({64, 0})->UseRealTime();
 
-// An MLX 5-bit gs32 matrix [rows, 2880] over random codes and bf16 scales and biases.
-struct Affine5Weights {
-  explicit Affine5Weights(int64_t rows)
-      : codes(random_bytes(static_cast<size_t>(rows) * 2880 * 5 / 8, 0, 255)),
+// An MLX `bits`-bit gs32 matrix [rows, 2880] over random codes and bf16 scales and biases.
+struct AffineWeights {
+  AffineWeights(int width, int64_t rows)
+      : bits(width),
+        codes(random_bytes(static_cast<size_t>(rows) * 2880 * width / 8, 0, 255)),
         scales(random_bf16(static_cast<size_t>(rows) * 90)),
         biases(random_bf16(static_cast<size_t>(rows) * 90)) {}
   Matrix matrix(int64_t rows) const {
-    Matrix m{.format = WeightFormat::affine, .rows = rows, .cols = 2880, .bits = 5, .group_size = 32,
+    Matrix m{.format = WeightFormat::affine, .rows = rows, .cols = 2880, .bits = bits, .group_size = 32,
              .scale_type = ScaleType::bf16};
     m.weight = codes.data();
-    m.weight_row_stride = 2880 * 5 / 8;
+    m.weight_row_stride = 2880 * bits / 8;
     m.scales = scales.data();
     m.biases = biases.data();
     m.scale_row_stride = 90 * 2;
     return m;
   }
+  int bits;
   std::vector<uint8_t> codes, scales, biases;
 };
 
 void BM_LinearAffine5_Expert(benchmark::State& state) {  // MLX 5-bit gs32 gate_proj: 2880 → 2880
   if (!precision_available(state, 2)) return;
-  static const Affine5Weights w(2880);
+  static const AffineWeights w(5, 2880);
   run_linear(state, w.matrix(state.range(1)), precision_arg(state, 2));
 }
 // 2880 rows stream from memory; 256 rows (0.55 MB) stay in cache: the kernel's compute rate.
@@ -110,13 +112,20 @@ BENCHMARK(BM_LinearAffine5_Expert)
     ->Args({1, 2880, 0})->Args({1, 2880, 1})->Args({4, 2880, 0})->Args({4, 2880, 1})->Args({64, 2880, 0})
     ->Args({1, 256, 0})->Args({1, 256, 1})->UseRealTime();
 
+void BM_LinearAffine8_Expert(benchmark::State& state) {  // MLX 8-bit gs32 gate_proj, decode
+  if (!precision_available(state, 1)) return;
+  static const AffineWeights w(8, 2880);
+  run_linear(state, w.matrix(2880), precision_arg(state, 1));
+}
+BENCHMARK(BM_LinearAffine8_Expert)->Args({1, 0})->Args({1, 1})->UseRealTime();
+
 // Prefill, float32 against bf16 products: an MLX 5-bit gs32 expert's gate_up [2880 → 5760] for 512 inputs and for the
 // ~64 an expert gets from a 512-token prompt (4 of 32 experts a token), and the bf16 q_proj
 // [2880 → 4096] for 512 inputs.
 
 void BM_PrefillAffine5_GateUp(benchmark::State& state) {
   if (!precision_available(state, 1)) return;
-  static const Affine5Weights w(5760);
+  static const AffineWeights w(5, 5760);
   run_linear(state, w.matrix(5760), precision_arg(state, 1));
 }
 BENCHMARK(BM_PrefillAffine5_GateUp)->Args({64, 0})->Args({64, 1})->Args({512, 0})->Args({512, 1})->UseRealTime()->Unit(benchmark::kMillisecond);

@@ -206,11 +206,12 @@ void expect_bf16_decode_close(const CpuKernels& kernels, const Matrix& m, const 
 TEST_P(LinearBf16, DecodeAt20bShapesMatchesReferences) {
   expect_bf16_decode_close(*kernels(), test::affine(5, 32, ScaleType::bf16, 2, 2880, 2880, 31).m, "affine 5-bit gs32 [2880 -> 2880]");
   expect_bf16_decode_close(*kernels(), test::mxfp4(2, 2880, 2880, 32).m, "mxfp4 [2880 -> 2880]");
+  expect_bf16_decode_close(*kernels(), test::affine(8, 32, ScaleType::bf16, 2, 640, 2880, 35).m, "affine 8-bit gs32 [2880 -> 640]");
   expect_bf16_decode_close(*kernels(), test::dense(WeightFormat::bf16, 2, 640, 2880, 33).m, "bf16 [2880 -> 640]");
 }
 
 TEST_P(LinearBf16, DecodeEveryAffineWidthGroupAndScaleType) {
-  for (int bits : {2, 3, 4, 5, 6})
+  for (int bits : {2, 3, 4, 5, 6, 8})
     for (int group : {32, 64, 128})
       for (ScaleType type : {ScaleType::bf16, ScaleType::f16, ScaleType::f32})
         expect_bf16_decode_close(*kernels(), test::affine(bits, group, type, 2, 37, 640, 34 + static_cast<uint32_t>(bits)).m,
@@ -218,12 +219,11 @@ TEST_P(LinearBf16, DecodeEveryAffineWidthGroupAndScaleType) {
                                      (type == ScaleType::bf16 ? "bf16" : type == ScaleType::f16 ? "f16" : "f32") + " [640 -> 37]", false);
 }
 
-// Formats without a bf16 decode kernel (8-bit codes: 128 + q is not exact in bf16; f16 and f32
-// weights) keep the float32 kernel under precision bf16: exact.
+// Formats without a bf16 decode kernel (f16 and f32 weights) keep the float32 kernel under
+// precision bf16: exact.
 TEST_P(LinearBf16, DecodeFormatsWithoutBf16KernelStayExact) {
   ThreadPool pool(2);
-  for (const test::OwnedMatrix& o : {test::affine(8, 32, ScaleType::bf16, 1, 40, 640, 40),
-                                     test::dense(WeightFormat::f16, 1, 40, 640, 41)}) {
+  for (const test::OwnedMatrix& o : {test::dense(WeightFormat::f16, 1, 40, 640, 41), test::dense(WeightFormat::f32, 1, 40, 640, 40)}) {
     EXPECT_EQ(kernels()->fused_bf16(slice(o.m, 0)), nullptr);
     const auto x = test::random_floats(2 * 640, 42);
     std::vector<float> expected(2 * 40), y(expected.size(), NAN);

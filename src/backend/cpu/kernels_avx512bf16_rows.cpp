@@ -9,7 +9,8 @@
 // (exponent 2^7, q in the 7 mantissa bits). Per group g with scale s_g and offset b_g,
 //   Σ_c (s_g·q_c + b_g)·x_c = s_g·Σ_c (128 + q_c)·x_c + (b_g − 128·s_g)·Σ_c x_c,
 // so a row needs one vdpbf16ps per 32 weights, one FMA per group, and a dot product of the
-// per-group constants with the inputs' 32-column sums (prepared once for all rows).
+// per-group constants with the inputs' 32-column sums (prepared once for all rows); 8-bit codes
+// take two words (Affine8Words), 384 + q in all.
 // MXFP4 codes become their bf16 values by a 32-word table (every E2M1 value is exact in bf16).
 // The same decoders dequantize rows straight to bf16 for prefill (no float32 copy in between).
 // Compiled with the AVX-512 flags plus -mavx512bf16 (see CMakeLists.txt).
@@ -36,10 +37,18 @@ float e8m0_scale(uint8_t e) {
   return std::bit_cast<float>(static_cast<uint32_t>(e) << 23);
 }
 
-// The 32 weights of chunk c as bf16 words, and how a row's sums are scaled.
+// The 32 weights of chunk c as kParts vectors of bf16 words whose sum is the weights (bf16,
+// MXFP4) or kCodeOffset + q (affine, see the top).
+template <int kParts>
+struct Words {
+  __m512bh part[kParts];
+};
+
 template <int BITS>
 struct AffineWords {
-  static constexpr bool kOffset = true;  // words are 128 + q
+  static constexpr bool kOffset = true;
+  static constexpr float kCodeOffset = 128.f;  // words are 128 + q
+  static constexpr int kParts = 1;
   // Word i of a chunk takes bytes ⌊i·BITS/8⌋ and the next, shifted right by i·BITS mod 8.
   static constexpr std::array<uint8_t, 64> kGather = [] {
     std::array<uint8_t, 64> g{};
@@ -65,13 +74,32 @@ struct AffineWords {
     return _mm512_srlv_epi16(_mm512_permutexvar_epi8(gather, bytes), shift);
   }
   __m512i codes(const uint8_t* row, int64_t c) const { return _mm512_and_si512(shifted(row, c), mask); }
-  __m512bh operator()(const uint8_t* row, int64_t c) const {
-    return as_bf16(_mm512_ternarylogic_epi32(shifted(row, c), mask, exponent, 0xea));  // (words & mask) | exponent
+  Words<1> operator()(const uint8_t* row, int64_t c) const {
+    return {as_bf16(_mm512_ternarylogic_epi32(shifted(row, c), mask, exponent, 0xea))};  // (words & mask) | exponent
+  }
+};
+
+// 8-bit codes, where 128 + q is not exact in bf16: q = 2h + l with h ≤ 127, and the words
+// 0x4380 | h (the bf16 number 256 + 2h: exponent 2^8, mantissa steps of 2) and 0x4300 | l
+// (128 + l) are, summing to 384 + q — two vdpbf16ps per 32 weights.
+struct Affine8Words {
+  static constexpr bool kOffset = true;
+  static constexpr float kCodeOffset = 384.f;
+  static constexpr int kParts = 2;
+  const __m512i high_exponent = _mm512_set1_epi16(0x4380);
+  const __m512i low_exponent = _mm512_set1_epi16(0x4300);
+  const __m512i one = _mm512_set1_epi16(1);
+
+  Words<2> operator()(const uint8_t* row, int64_t c) const {
+    const __m512i q = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + c * 32)));
+    return {as_bf16(_mm512_or_si512(_mm512_srli_epi16(q, 1), high_exponent)),
+            as_bf16(_mm512_ternarylogic_epi32(q, one, low_exponent, 0xea))};  // (q & 1) | 0x4300
   }
 };
 
 struct Mxfp4Words {
   static constexpr bool kOffset = false;
+  static constexpr int kParts = 1;
   // Word i holds byte i/2 (the other byte zeroed), shifted right by 4 for odd i; vpermw reads
   // the low 5 bits, so the 16 E2M1 values are listed twice.
   static constexpr std::array<uint8_t, 64> kGather = [] {
@@ -92,16 +120,17 @@ struct Mxfp4Words {
   const __m512i shift = _mm512_loadu_si512(kShift.data());
   const __m512i values = _mm512_loadu_si512(kValues.data());
 
-  __m512bh operator()(const uint8_t* row, int64_t c) const {
+  Words<1> operator()(const uint8_t* row, int64_t c) const {
     const __m512i bytes = _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + c * 16)));
     const __m512i codes = _mm512_srlv_epi16(_mm512_maskz_permutexvar_epi8(0x5555555555555555ull, gather, bytes), shift);
-    return as_bf16(_mm512_permutexvar_epi16(codes, values));
+    return {as_bf16(_mm512_permutexvar_epi16(codes, values))};
   }
 };
 
 struct Bf16Words {
   static constexpr bool kOffset = false;
-  __m512bh operator()(const uint8_t* row, int64_t c) const { return as_bf16(_mm512_loadu_si512(row + c * 64)); }
+  static constexpr int kParts = 1;
+  Words<1> operator()(const uint8_t* row, int64_t c) const { return {as_bf16(_mm512_loadu_si512(row + c * 64))}; }
 };
 
 // 16 scales (or offsets) of groups g … g+15 as float32, the lanes past `count` zero.
@@ -114,20 +143,20 @@ __m512 load_scales(const uint8_t* base, int64_t g, int64_t count) {
   return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(halves), 16));
 }
 
-// Per row: the group scales as float32, and (affine) the per-chunk constant b_g − 128·s_g.
+// Per row: the group scales as float32, and (affine) the per-chunk constant b_g − offset·s_g.
 template <ScaleType S>
 struct AffineScales {
   alignas(64) float scale[kMaxChunks + 16];   // per group (stored 16 at a time)
   alignas(64) float offset[kMaxChunks + 16];  // per 32-weight chunk, to meet the inputs' chunk sums
 
-  void widen(const MatrixSlice& w, int64_t r) {
+  void widen(const MatrixSlice& w, int64_t r, float code_offset) {
     const int64_t groups = w.cols / w.group_size, per_group = w.group_size / 32;
     const uint8_t* s = w.scales + r * w.scale_row_stride;
     const uint8_t* b = w.biases + r * w.scale_row_stride;
     for (int64_t g = 0; g < groups; g += 16) {
       const __m512 sv = load_scales<S>(s, g, groups - g), bv = load_scales<S>(b, g, groups - g);
       _mm512_store_ps(scale + g, sv);
-      _mm512_store_ps(offset + g, _mm512_fnmadd_ps(sv, _mm512_set1_ps(128.f), bv));
+      _mm512_store_ps(offset + g, _mm512_fnmadd_ps(sv, _mm512_set1_ps(code_offset), bv));
     }
     if (per_group == 1) return;
     for (int64_t c = w.cols / 32 - 1; c >= 0; --c) offset[c] = offset[c / per_group];  // high to low: in place
@@ -137,11 +166,11 @@ struct AffineScales {
 // One group of G chunks (G = 0: w.group_size / 32, known at run time) starting at chunk c, for
 // N inputs: the products summed in float32 (vdpbf16ps adds exact products), then scaled once
 // into acc. bf16 weights have no scale: they accumulate straight into acc.
-template <class Words, int N, int G>
-void group_step(const Words& words, const uint8_t* row, const uint16_t* x, int64_t cols, int64_t c, int64_t per_group,
+template <class W, int N, int G>
+void group_step(const W& words, const uint8_t* row, const uint16_t* x, int64_t cols, int64_t c, int64_t per_group,
                 float scale, __m512 acc[N]) {
-  if constexpr (std::is_same_v<Words, Bf16Words>) {
-    const __m512bh wv = words(row, c);
+  if constexpr (std::is_same_v<W, Bf16Words>) {
+    const __m512bh wv = words(row, c).part[0];
     for (int i = 0; i < N; ++i) acc[i] = _mm512_dpbf16_ps(acc[i], as_bf16(_mm512_loadu_si512(x + i * cols + c * 32)), wv);
     return;
   }
@@ -149,8 +178,11 @@ void group_step(const Words& words, const uint8_t* row, const uint16_t* x, int64
   for (int i = 0; i < N; ++i) sums[i] = _mm512_setzero_ps();
   const int64_t end = c + (G > 0 ? G : per_group);
   for (; c < end; ++c) {
-    const __m512bh wv = words(row, c);
-    for (int i = 0; i < N; ++i) sums[i] = _mm512_dpbf16_ps(sums[i], as_bf16(_mm512_loadu_si512(x + i * cols + c * 32)), wv);
+    const Words<W::kParts> wv = words(row, c);
+    for (int i = 0; i < N; ++i) {
+      const __m512bh xv = as_bf16(_mm512_loadu_si512(x + i * cols + c * 32));
+      for (const __m512bh& part : wv.part) sums[i] = _mm512_dpbf16_ps(sums[i], xv, part);
+    }
   }
   const __m512 sv = _mm512_set1_ps(scale);
   for (int i = 0; i < N; ++i) acc[i] = _mm512_fmadd_ps(sums[i], sv, acc[i]);
@@ -159,34 +191,34 @@ void group_step(const Words& words, const uint8_t* row, const uint16_t* x, int64
 // Rows [r0, r1) for N inputs. Groups alternate between two sets of accumulators, so that two
 // chains of FMAs are in flight (one 32-weight group per FMA at gs32 would otherwise wait on the
 // previous one's latency).
-template <class Words, ScaleType S, int N, int G>
+template <class W, ScaleType S, int N, int G>
 void rows_n(const MatrixSlice& w, const uint16_t* x, const float* chunk_sums, float* y, int64_t y_stride, int64_t r0,
             int64_t r1) {
-  const Words words;
+  const W words;
   const int64_t chunks = w.cols / 32;
-  const int64_t per_group = Words::kOffset ? w.group_size / 32 : 1;
+  const int64_t per_group = W::kOffset ? w.group_size / 32 : 1;
   const int64_t groups = chunks / per_group;
   AffineScales<S> scales;
   for (int64_t r = r0; r < r1; ++r) {
     const uint8_t* ahead = w.weight + (r + kPrefetchRows) * w.weight_row_stride;
     for (int64_t b = 0; b < w.row_bytes; b += 64) __builtin_prefetch(ahead + b);
     const uint8_t* row = w.weight + r * w.weight_row_stride;
-    if constexpr (Words::kOffset) scales.widen(w, r);
+    if constexpr (W::kOffset) scales.widen(w, r, W::kCodeOffset);
     // The group scales: affine's widened row, MXFP4's E8M0 bytes; bf16 weights have none.
-    const uint8_t* e8m0 = std::is_same_v<Words, Mxfp4Words> ? w.scales + r * w.scale_row_stride : nullptr;
-    const auto scale = [&](int64_t g) { return Words::kOffset ? scales.scale[g] : e8m0 != nullptr ? e8m0_scale(e8m0[g]) : 1.f; };
+    const uint8_t* e8m0 = std::is_same_v<W, Mxfp4Words> ? w.scales + r * w.scale_row_stride : nullptr;
+    const auto scale = [&](int64_t g) { return W::kOffset ? scales.scale[g] : e8m0 != nullptr ? e8m0_scale(e8m0[g]) : 1.f; };
     __m512 acc[2][N];
     for (int h = 0; h < 2; ++h)
       for (int i = 0; i < N; ++i) acc[h][i] = _mm512_setzero_ps();
     int64_t g = 0;
     for (; g + 2 <= groups; g += 2) {
-      group_step<Words, N, G>(words, row, x, w.cols, g * per_group, per_group, scale(g), acc[0]);
-      group_step<Words, N, G>(words, row, x, w.cols, (g + 1) * per_group, per_group, scale(g + 1), acc[1]);
+      group_step<W, N, G>(words, row, x, w.cols, g * per_group, per_group, scale(g), acc[0]);
+      group_step<W, N, G>(words, row, x, w.cols, (g + 1) * per_group, per_group, scale(g + 1), acc[1]);
     }
-    if (g < groups) group_step<Words, N, G>(words, row, x, w.cols, g * per_group, per_group, scale(g), acc[0]);
+    if (g < groups) group_step<W, N, G>(words, row, x, w.cols, g * per_group, per_group, scale(g), acc[0]);
     for (int i = 0; i < N; ++i) {
       __m512 total = _mm512_add_ps(acc[0][i], acc[1][i]);
-      if constexpr (Words::kOffset) {
+      if constexpr (W::kOffset) {
         const float* xs = chunk_sums + i * chunks;
         for (int64_t c = 0; c < chunks; c += 16) {
           const auto lanes = static_cast<__mmask16>(chunks - c >= 16 ? 0xffff : (1u << (chunks - c)) - 1);
@@ -198,29 +230,29 @@ void rows_n(const MatrixSlice& w, const uint16_t* x, const float* chunk_sums, fl
   }
 }
 
-template <class Words, ScaleType S, int G>
+template <class W, ScaleType S, int G>
 void rows(const MatrixSlice& w, const uint16_t* x, const float* chunk_sums, int n, float* y, int64_t y_stride,
           int64_t r0, int64_t r1) {
   switch (n) {
-    case 1: return rows_n<Words, S, 1, G>(w, x, chunk_sums, y, y_stride, r0, r1);
-    case 2: return rows_n<Words, S, 2, G>(w, x, chunk_sums, y, y_stride, r0, r1);
-    case 3: return rows_n<Words, S, 3, G>(w, x, chunk_sums, y, y_stride, r0, r1);
-    default: return rows_n<Words, S, 4, G>(w, x, chunk_sums, y, y_stride, r0, r1);
+    case 1: return rows_n<W, S, 1, G>(w, x, chunk_sums, y, y_stride, r0, r1);
+    case 2: return rows_n<W, S, 2, G>(w, x, chunk_sums, y, y_stride, r0, r1);
+    case 3: return rows_n<W, S, 3, G>(w, x, chunk_sums, y, y_stride, r0, r1);
+    default: return rows_n<W, S, 4, G>(w, x, chunk_sums, y, y_stride, r0, r1);
   }
 }
 
 // Groups of one chunk (gs32, the common case) get an inner loop the compiler can drop.
-template <int BITS, ScaleType S>
+template <class W, ScaleType S>
 FusedRowsBf16Kernel affine_rows(int group_size) {
-  if (group_size == 32) return rows<AffineWords<BITS>, S, 1>;
-  return rows<AffineWords<BITS>, S, 0>;
+  if (group_size == 32) return rows<W, S, 1>;
+  return rows<W, S, 0>;
 }
 
-template <int BITS>
+template <class W>
 FusedRowsBf16Kernel affine_rows(ScaleType s, int group_size) {
-  if (s == ScaleType::bf16) return affine_rows<BITS, ScaleType::bf16>(group_size);
-  if (s == ScaleType::f16) return affine_rows<BITS, ScaleType::f16>(group_size);
-  return affine_rows<BITS, ScaleType::f32>(group_size);
+  if (s == ScaleType::bf16) return affine_rows<W, ScaleType::bf16>(group_size);
+  if (s == ScaleType::f16) return affine_rows<W, ScaleType::f16>(group_size);
+  return affine_rows<W, ScaleType::f32>(group_size);
 }
 
 // The 32 words of a chunk as two vectors of float32.
@@ -276,7 +308,7 @@ void dequantize_mxfp4(const MatrixSlice& w, int64_t r0, int64_t r1, int64_t row_
     const uint8_t* e8m0 = w.scales + r * w.scale_row_stride;
     for (int64_t c = 0; c < w.cols / 32; ++c) {
       __m512 v[2];
-      widen_words(std::bit_cast<__m512i>(words(row, c)), v, false);
+      widen_words(std::bit_cast<__m512i>(words(row, c).part[0]), v, false);
       const __m512 s = _mm512_set1_ps(e8m0_scale(e8m0[c]));
       for (__m512& x : v) x = _mm512_mul_ps(x, s);
       store_bf16(out + (r - r0) * row_stride + c * tile_stride, v);
@@ -300,8 +332,7 @@ DequantizeBf16RowsKernel dequantize_affine_rows(ScaleType s) {
 
 }  // namespace
 
-// The bf16 decode kernel for w's format, or null (f16/f32 weights and 8-bit codes, whose
-// 128 + q would not be exact in bf16, stay with the float32 kernel).
+// The bf16 decode kernel for w's format, or null (f16/f32 weights stay with the float32 kernel).
 FusedRowsBf16Kernel avx512bf16_fused_rows(const MatrixSlice& w) {
   if (w.cols / 32 > kMaxChunks) return nullptr;
   switch (w.format) {
@@ -309,11 +340,12 @@ FusedRowsBf16Kernel avx512bf16_fused_rows(const MatrixSlice& w) {
     case WeightFormat::mxfp4: return rows<Mxfp4Words, ScaleType::none, 1>;
     case WeightFormat::affine:
       switch (w.bits) {
-        case 2: return affine_rows<2>(w.scale_type, w.group_size);
-        case 3: return affine_rows<3>(w.scale_type, w.group_size);
-        case 4: return affine_rows<4>(w.scale_type, w.group_size);
-        case 5: return affine_rows<5>(w.scale_type, w.group_size);
-        case 6: return affine_rows<6>(w.scale_type, w.group_size);
+        case 2: return affine_rows<AffineWords<2>>(w.scale_type, w.group_size);
+        case 3: return affine_rows<AffineWords<3>>(w.scale_type, w.group_size);
+        case 4: return affine_rows<AffineWords<4>>(w.scale_type, w.group_size);
+        case 5: return affine_rows<AffineWords<5>>(w.scale_type, w.group_size);
+        case 6: return affine_rows<AffineWords<6>>(w.scale_type, w.group_size);
+        case 8: return affine_rows<Affine8Words>(w.scale_type, w.group_size);
         default: return nullptr;
       }
     default: return nullptr;
