@@ -40,7 +40,6 @@ class DecodeInputs {
                const CpuKernels& kernels = best_cpu_kernels());
   // y[i·y_stride + r] = Σ_c x[i, c] · w[r, c] for i < n, r in [r0, r1).
   void multiply(const MatrixSlice& w, float* y, int64_t y_stride, int64_t r0, int64_t r1) const;
-  int64_t rows() const { return n_; }
 
  private:
   const float* x_;
@@ -68,7 +67,6 @@ class PrefillInputs {
   // Rows [b·block_rows(), …) of y = x · Wᵀ + bias for the matrix, bias and y of `a` (a.x and
   // a.n are this object's), using the pool's scratch buffers of `thread`.
   void multiply(const LinearArgs& a, int64_t block, ThreadPool& pool, int thread) const;
-  int64_t rows() const { return n_; }
 
  private:
   const float* x_;
