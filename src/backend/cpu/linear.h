@@ -22,8 +22,9 @@ struct LinearArgs {
   int64_t y_stride = 0;
 };
 
-// How long inputs multiply: f32 (exact up to float32 sums) or bf16 (inputs and weights rounded
-// to bf16, products summed in float32: several times faster where the CPU has a bf16 product).
+// How products multiply: f32 (exact up to float32 sums) or bf16 (inputs rounded to bf16, and for
+// long inputs the weights too; products summed in float32: several times faster for prefill, and
+// fewer instructions per weight for decode, where the CPU has a bf16 product).
 enum class LinearPrecision { f32, bf16 };
 
 // LoadOptions::precision ("auto", "f32" or "bf16") on this CPU: auto is bf16 where `kernels`
