@@ -140,6 +140,26 @@ void BM_PrefillBf16_QProj(benchmark::State& state) {
 }
 BENCHMARK(BM_PrefillBf16_QProj)->Args({512, 0})->Args({512, 1})->UseRealTime()->Unit(benchmark::kMillisecond);
 
+// The MoE's SwiGLU over one expert's activations for 64 rows (a prefill share): the scalar
+// reference (argument 0, std::exp) against the best kernel set's (1), on one thread.
+void BM_SwiGlu(benchmark::State& state) {
+  const int64_t n = 64 * 2880;
+  std::vector<float> gate(static_cast<size_t>(n)), up(gate.size()), out(gate.size());
+  std::mt19937 rng(3);
+  std::normal_distribution<float> normal(0.f, 3.f);
+  for (size_t i = 0; i < gate.size(); ++i) {
+    gate[i] = normal(rng);
+    up[i] = normal(rng);
+  }
+  const SwigluKernel kernel = state.range(0) == 0 ? scalar_kernels().swiglu : best_cpu_kernels().swiglu;
+  for (auto _ : state) {
+    kernel(gate.data(), up.data(), n, 7.f, 1.702f, out.data());
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.counters["Melem/s"] = benchmark::Counter(static_cast<double>(n) / 1e6, benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_SwiGlu)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
+
 // The machine's memory-copy bandwidth (bytes copied per second: each is read and written).
 void BM_MemoryCopy(benchmark::State& state) {
   const size_t bytes = size_t{1} << 30;

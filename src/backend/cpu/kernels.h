@@ -56,6 +56,12 @@ using WeightedSumBf16Kernel = void (*)(const float* p, int64_t n, int64_t p_stri
 // (the probabilities are s_j / z[h]).
 using AttentionSoftmaxKernel = void (*)(float* s, int64_t n, int64_t s_stride, int64_t m, float scale,
                                         const float* sinks, float* z);
+// The clamped SwiGLU of gpt-oss on an expert's gate and up activations, for i < n:
+//   g = min(gate_i, limit); u = clamp(up_i, −limit, limit)
+//   out_i = (u + 1) · g · σ(alpha · g)
+// swiglu below is the reference (std::exp); the SIMD sets use their exp (within 2 ulp).
+using SwigluKernel = void (*)(const float* gate, const float* up, int64_t n, float limit, float alpha, float* out);
+void swiglu(const float* gate, const float* up, int64_t n, float limit, float alpha, float* out);
 // The bf16 product of long inputs (prefill): inputs and weights rounded to bf16 (to nearest
 // even), every product exact in float32, the sums float32. Each kernel set lays the operands out
 // its own way (vdpbf16ps wants weights interleaved by column pairs, AMX wants the inputs so), so
@@ -106,6 +112,7 @@ struct CpuKernels {
   DotProductsBf16Kernel dot_products_bf16;
   WeightedSumBf16Kernel weighted_sum_bf16;
   AttentionSoftmaxKernel attention_softmax;
+  SwigluKernel swiglu;
   // Null where the CPU has no AVX512-BF16 (then prefill and decode are float32 only); the
   // "amx" set multiplies on AMX tiles. dequantize_bf16 and fused_bf16 return null for formats
   // they lack.

@@ -101,6 +101,15 @@ DequantizeRowsKernel pick_dequantize(const MatrixSlice&) { return dequantize_row
 
 }  // namespace
 
+void swiglu(const float* gate, const float* up, int64_t n, float limit, float alpha, float* out) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = std::min(gate[i], limit);
+    const float u = std::clamp(up[i], -limit, limit);
+    const float glu = g / (1.f + std::exp(-alpha * g));
+    out[i] = (u + 1.f) * glu;
+  }
+}
+
 const CpuKernels& scalar_kernels() {
   static const CpuKernels kernels{"scalar",
                                   pick_fused,
@@ -109,7 +118,8 @@ const CpuKernels& scalar_kernels() {
                                   weighted_sum<float>,
                                   dot_products<uint16_t>,
                                   weighted_sum<uint16_t>,
-                                  attention_softmax};
+                                  attention_softmax,
+                                  swiglu};
   return kernels;
 }
 

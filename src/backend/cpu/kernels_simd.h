@@ -5,7 +5,8 @@
 //
 // Isa provides: V (a float vector of W lanes), zero, load, store, fma (a·b + c), add, sum, sum4
 // (the sums of four vectors, stored as four floats), set1, widen_bf16 (W bf16 values → V),
-// mul, sub, max, reduce_max, exp (float32 exp within 2 ulp for x ≥ −87, ≈ 0 below),
+// mul, sub, max, min (both returning the second operand when either is NaN), div, reduce_max,
+// exp (float32 exp within 2 ulp for x ≥ −87, ≈ 0 below),
 // register-blocking sizes kBlockInputs × kBlockRows (products) and kWeightedHeads, and
 // decoders that turn one chunk of 32 weights into 32/W vectors:
 //   bf16(p), f16(p), f32(p)                   p: the chunk's 64/64/128 bytes
@@ -338,6 +339,21 @@ struct Kernels {
     }
   }
 
+  // ---- the clamped SwiGLU (see SwigluKernel). min(limit, x) and max(−limit, x) keep a NaN x
+  // (the second operand is returned when either is NaN), as std::min and std::clamp do.
+
+  static void swiglu(const float* gate, const float* up, int64_t n, float limit, float alpha, float* out) {
+    const V high = Isa::set1(limit), low = Isa::set1(-limit), minus_alpha = Isa::set1(-alpha), one = Isa::set1(1.f);
+    int64_t i = 0;
+    for (; i + Isa::W <= n; i += Isa::W) {
+      const V g = Isa::min(high, Isa::load(gate + i));
+      const V u = Isa::min(high, Isa::max(low, Isa::load(up + i)));
+      const V glu = Isa::div(g, Isa::add(one, Isa::exp(Isa::mul(minus_alpha, g))));
+      Isa::store(out + i, Isa::mul(Isa::add(u, one), glu));
+    }
+    if (i < n) gptoss::swiglu(gate + i, up + i, n - i, limit, alpha, out + i);
+  }
+
   static const CpuKernels& table(const char* name) {
     static const CpuKernels kernels{name,
                                     pick_fused,
@@ -346,7 +362,8 @@ struct Kernels {
                                     weighted_sum<float>,
                                     dot_products<uint16_t>,
                                     weighted_sum<uint16_t>,
-                                    attention_softmax};
+                                    attention_softmax,
+                                    swiglu};
     return kernels;
   }
 };

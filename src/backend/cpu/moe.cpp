@@ -29,15 +29,6 @@ std::vector<ExpertChoice> route_token(const float* logits, int experts, int k) {
   return chosen;
 }
 
-void swiglu(const float* gate, const float* up, int64_t n, float limit, float alpha, float* out) {
-  for (int64_t i = 0; i < n; ++i) {
-    const float g = std::min(gate[i], limit);
-    const float u = std::clamp(up[i], -limit, limit);
-    const float glu = g / (1.f + std::exp(-alpha * g));
-    out[i] = (u + 1.f) * glu;
-  }
-}
-
 namespace {
 
 // The routed (row, weight) pairs of one expert, in row order.
@@ -94,7 +85,7 @@ void biased_swiglu(const ExpertSlot& s, const MoeWeights& w, const MoeParameters
         g[r] += gate_bias[r];
         u[r] += up_bias[r];
       }
-    swiglu(g + r0, u + r0, r1 - r0, p.swiglu_limit, p.swiglu_alpha, s.act + i * inter + r0);
+    best_cpu_kernels().swiglu(g + r0, u + r0, r1 - r0, p.swiglu_limit, p.swiglu_alpha, s.act + i * inter + r0);
   }
 }
 

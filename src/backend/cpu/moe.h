@@ -19,11 +19,6 @@ struct ExpertChoice {
 // those k logits only: the routing weights of gpt-oss (not a softmax over all experts).
 std::vector<ExpertChoice> route_token(const float* router_logits, int experts, int k);
 
-// The clamped SwiGLU of gpt-oss on one expert's gate and up activations:
-//   gate = min(gate, limit); up = clamp(up, −limit, limit)
-//   out = (up + 1) · gate · σ(alpha · gate)
-void swiglu(const float* gate, const float* up, int64_t n, float limit, float alpha, float* out);
-
 // out[r] = Σ_{(e, w) ∈ route(r)} w · (down_e · swiglu(gate_e·x_r + b, up_e·x_r + b) + down_bias_e)
 // The products use `precision` (see linear and DecodeInputs).
 void moe_rows(const float* x, int64_t rows, const MoeWeights& weights, const MoeParameters& params,
