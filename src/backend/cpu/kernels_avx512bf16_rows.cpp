@@ -25,7 +25,7 @@
 namespace gptoss {
 namespace {
 
-constexpr int64_t kMaxChunks = 1024;  // rows of up to 32768 inputs (fused_bf16_rows checks)
+constexpr int64_t kMaxChunks = 1024;  // rows of up to 32768 inputs (the two pickers below check)
 constexpr int64_t kPrefetchRows = 4;  // as the float32 kernel: more fetches in flight
 
 __m512bh as_bf16(__m512i v) { return std::bit_cast<__m512bh>(v); }
