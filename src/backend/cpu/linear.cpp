@@ -51,7 +51,7 @@ LinearPrecision resolve_precision(const std::string& name, const CpuKernels& ker
 
 DecodeInputs::DecodeInputs(const float* x, int64_t n, int64_t cols, LinearPrecision precision,
                            const CpuKernels& kernels)
-    : x_(x), n_(n), cols_(cols), kernels_(kernels) {
+    : x_(x), n_(n), kernels_(kernels) {
   if (precision != LinearPrecision::bf16 || kernels.round_inputs == nullptr || cols % 32 != 0) return;
   rounded_.resize(static_cast<size_t>(n * cols));
   chunk_sums_.resize(static_cast<size_t>(n * cols / 32));

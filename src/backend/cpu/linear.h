@@ -44,7 +44,7 @@ class DecodeInputs {
 
  private:
   const float* x_;
-  int64_t n_, cols_;
+  int64_t n_;
   const CpuKernels& kernels_;
   std::vector<uint16_t> rounded_;  // empty in float32
   std::vector<float> chunk_sums_;
