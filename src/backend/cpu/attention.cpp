@@ -3,40 +3,14 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <string>
 #include <vector>
 
-#include "gptoss/error.h"
+#include "backend/kv_blocks.h"
 #include "quant/float_formats.h"
 
 namespace gptoss {
 
 namespace {
-
-void check_cache(const KvLayerView& cache, const char* what) {
-  if (cache.dtype != ElementType::f32 && cache.dtype != ElementType::bf16)
-    throw Error(std::string(what) + ": KV cache dtype " + element_type_name(cache.dtype) + " is not supported (f32, bf16)");
-  if (cache.block_tokens <= 0 || cache.group < 0 || cache.group >= kMaxKvGroups)
-    throw Error(std::string(what) + ": bad KV layer view (block_tokens " + std::to_string(cache.block_tokens) +
-                ", group " + std::to_string(cache.group) + ")");
-}
-
-// The block of `cache` that holds `position` of sequence `s`, or −1 when the sequence's table
-// has none (a −1 entry, past the table's end, or out of the pool).
-int64_t block_of(const BatchLayout& layout, const BatchLayout::Sequence& seq, const KvLayerView& cache,
-                 int64_t position) {
-  const int64_t i = position / cache.block_tokens;
-  if (position < 0 || i >= seq.table_length[static_cast<size_t>(cache.group)]) return -1;
-  const int64_t block =
-      layout.block_tables[static_cast<size_t>(seq.table_offset[static_cast<size_t>(cache.group)] + i)];
-  return block < cache.blocks ? block : -1;
-}
-
-[[noreturn]] void no_block(const char* what, size_t s, int64_t position, const KvLayerView& cache) {
-  throw Error(std::string(what) + ": sequence " + std::to_string(s) + " has no block of group " +
-              std::to_string(cache.group) + " for position " + std::to_string(position) +
-              " (its block table entry is −1 or missing)");
-}
 
 // Calls run(first_position, count, element, next_block) for the keys [first, last] of `seq` in
 // position order, one run per stretch of consecutive positions that are also consecutive in
@@ -63,14 +37,14 @@ void for_each_run(const BatchLayout& layout, const BatchLayout::Sequence& seq, c
 }  // namespace
 
 void store_kv(const float* k, const float* v, const BatchLayout& layout, const KvLayerView& cache) {
-  check_cache(cache, "store_kv");
+  check_kv_view(cache, "store_kv");
   const int64_t width = cache.kv_width;
   for (size_t s = 0; s < layout.sequences.size(); ++s) {
     const auto& seq = layout.sequences[s];
     for (int64_t row = seq.first_row; row < seq.first_row + seq.rows; ++row) {
       const int64_t position = layout.positions[static_cast<size_t>(row)];
-      const int64_t block = block_of(layout, seq, cache, position);
-      if (block < 0) no_block("store_kv", s, position, cache);
+      const int64_t block = kv_block_of(layout, seq, cache, position);
+      if (block < 0) throw_missing_kv_block("store_kv", s, position, cache);
       const int64_t at = (block * cache.block_tokens + position % cache.block_tokens) * width;
       const float* key = k + row * width;
       const float* value = v + row * width;
@@ -91,12 +65,8 @@ void store_kv(const float* k, const float* v, const BatchLayout& layout, const K
 
 void attention_rows(const float* q, const BatchLayout& layout, const KvLayerView& cache, const AttentionParameters& p,
                     float* out, ThreadPool& pool, const CpuKernels& kernels) {
-  check_cache(cache, "attention");
-  if (p.kv_heads <= 0 || p.heads % p.kv_heads != 0 || p.head_dim % 32 != 0 ||
-      cache.kv_width != static_cast<int64_t>(p.kv_heads) * p.head_dim || p.sinks.size < p.heads)
-    throw Error("attention: unsupported shape (heads " + std::to_string(p.heads) + ", kv_heads " +
-                std::to_string(p.kv_heads) + ", head_dim " + std::to_string(p.head_dim) + ", kv_width " +
-                std::to_string(cache.kv_width) + ", " + std::to_string(p.sinks.size) + " sinks)");
+  check_kv_view(cache, "attention");
+  check_attention_shape(p, cache);
   const int64_t q_width = static_cast<int64_t>(p.heads) * p.head_dim;
   const int64_t kv_width = cache.kv_width;
   const int group = p.heads / p.kv_heads;
@@ -107,21 +77,13 @@ void attention_rows(const float* q, const BatchLayout& layout, const KvLayerView
   const int64_t row_bytes = kv_width * value_bytes;  // one position, all kv heads
   const int64_t head_bytes = p.head_dim * value_bytes;
   const int64_t block_bytes = cache.block_tokens * row_bytes;
-  auto first_key_of = [&](int64_t position) {
-    return p.window > 0 ? std::max<int64_t>(0, position - p.window + 1) : int64_t{0};
-  };
-
-  // Every block the rows read must exist; checked here, once per block, so that the loop
-  // below (on the pool's threads) cannot fail.
+  // Every block the rows read must exist; checked here so that the loop below (on the pool's
+  // threads) cannot fail.
+  check_attended_blocks(layout, cache, p.window, "attention");
   std::vector<int> sequence_of_row(static_cast<size_t>(layout.rows()));
   for (size_t s = 0; s < layout.sequences.size(); ++s) {
     const auto& seq = layout.sequences[s];
-    if (seq.rows <= 0) continue;
     for (int64_t r = 0; r < seq.rows; ++r) sequence_of_row[static_cast<size_t>(seq.first_row + r)] = static_cast<int>(s);
-    const int64_t first = first_key_of(layout.positions[static_cast<size_t>(seq.first_row)]);
-    const int64_t last = layout.positions[static_cast<size_t>(seq.first_row + seq.rows - 1)];
-    for (int64_t j = first; j <= last; j = (j / cache.block_tokens + 1) * cache.block_tokens)
-      if (block_of(layout, seq, cache, j) < 0) no_block("attention", s, j, cache);
   }
 
   // One item = one query row and one kv head: its `group` query heads share every key and
@@ -133,7 +95,7 @@ void attention_rows(const float* q, const BatchLayout& layout, const KvLayerView
       const int kv_head = static_cast<int>(item % p.kv_heads);
       const auto& seq = layout.sequences[static_cast<size_t>(sequence_of_row[static_cast<size_t>(row)])];
       const int64_t position = layout.positions[static_cast<size_t>(row)];
-      const int64_t first_key = first_key_of(position);
+      const int64_t first_key = first_key_of(position, p.window);
       const int64_t n_keys = position - first_key + 1;
       const int64_t head_offset = static_cast<int64_t>(kv_head) * p.head_dim;
 
