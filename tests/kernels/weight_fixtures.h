@@ -13,7 +13,13 @@
 
 namespace gptoss::test {
 
+// Move-only: `m` points into the vectors, which a move keeps and a copy would not.
 struct OwnedMatrix {
+  OwnedMatrix() = default;
+  OwnedMatrix(const OwnedMatrix&) = delete;
+  OwnedMatrix& operator=(const OwnedMatrix&) = delete;
+  OwnedMatrix(OwnedMatrix&&) noexcept = default;
+  OwnedMatrix& operator=(OwnedMatrix&&) noexcept = default;
   std::vector<uint8_t> weight, scales, biases;
   Matrix m;
 };
