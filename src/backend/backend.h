@@ -110,11 +110,23 @@ class ExecutionContext {
   // next call. `layout` must stay alive and unchanged until then.
   virtual void begin_batch(const BatchLayout& layout) = 0;
   virtual Stream& stream() = 0;
+  // Queues the ops that `queue` issues for the current batch. `shape` names everything the ops'
+  // arguments depend on besides the batch's indices (buffers, cache, row counts): a context that
+  // can record work (CUDA graphs) may record the ops the second time it sees a shape and replay
+  // the recording, without calling `queue`, after that. The default just calls it.
+  virtual void run_ops(uint64_t shape, const std::function<void()>& queue) {
+    (void)shape;
+    queue();
+  }
 };
 
 class Backend : public DeviceMemory {
  public:
   virtual const char* name() const = 0;
+  // The bandwidth a memory-bound forward pass is measured against, measured now (GB/s): the
+  // host's read bandwidth over `threads` threads (util/read_bandwidth.h), or a GPU's device
+  // copy, bytes read plus bytes written.
+  virtual double measure_bandwidth_gbs(int threads) = 0;
 
   // Weights the backend's kernels read: the host views themselves, or device copies.
   virtual ModelWeights prepare_weights(const ModelWeights& host) = 0;

@@ -46,6 +46,18 @@ void ForwardPass::timed(const char* name, double weight_bytes, Op&& op) {
                    std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), weight_bytes);
 }
 
+namespace {
+
+// What a recorded run's arguments depend on besides the batch's indices: the buffers and cache
+// (addresses) and the row counts (see ExecutionContext::run_ops).
+uint64_t run_shape(std::initializer_list<uint64_t> parts) {
+  uint64_t h = 1469598103934665603ull;  // FNV-1a over the parts
+  for (uint64_t p : parts) h = (h ^ p) * 1099511628211ull;
+  return h;
+}
+
+}  // namespace
+
 Activations ForwardPass::run(const BatchLayout& layout, const KvLayers& kv, HiddenStateObserver* observer,
                              const StopCheck& should_stop) {
   ExecutionContext& ctx = *context_;
@@ -58,57 +70,70 @@ Activations ForwardPass::run(const BatchLayout& layout, const KvLayers& kv, Hidd
   const Activations v = buffer(v_, n, config_.kv_width(), "values");
   const Activations attended = buffer(attended_, n, config_.query_width(), "attention outputs");
   const Activations delta = buffer(delta_, n, hidden, "layer outputs");
+  const auto outputs = static_cast<int64_t>(layout.output_rows.size());
+  const Activations result = buffer(logits_, std::max<int64_t>(outputs, 1), config_.vocab_size, "logits");
+  const Activations selected = buffer(outputs_, std::max<int64_t>(outputs, 1), hidden, "output rows").first_rows(outputs);
 
   ctx.begin_batch(layout);
   phase_ = n == static_cast<int64_t>(layout.sequences.size()) ? "decode/" : "prefill/";
   // Distinct experts a layer reads: k per row, at most all of them.
   const double experts_read = static_cast<double>(std::min<int64_t>(n * moe_.experts_per_token, moe_.experts));
-  timed("embed", 0, [&] { backend_.embed(ctx, weights_.embedding, x); });
-  observe(observer, 0, x);
-  for (int l = 0; l < config_.num_layers; ++l) {
+  const auto queue = [&] {
+    timed("embed", 0, [&] { backend_.embed(ctx, weights_.embedding, x); });
+    observe(observer, 0, x);
+    for (int l = 0; l < config_.num_layers; ++l) {
+      if (should_stop && should_stop()) throw Interrupted();
+      const LayerWeights& layer = weights_.layers[static_cast<size_t>(l)];
+      const AttentionWeights& a = layer.attention;
+      const MoeWeights& m = layer.moe;
+      // x = x + o_proj(attention(rope(q_proj(norm(x))), rope(k_proj(…)), v_proj(…)))
+      timed("norm", 0, [&] { backend_.rmsnorm(ctx, x, a.norm, eps, normed); });
+      timed("attention.qkv", static_cast<double>(matrix_bytes(a.q) + matrix_bytes(a.k) + matrix_bytes(a.v)), [&] {
+        backend_.linear(ctx, normed, a.q, a.q_bias, q);
+        backend_.linear(ctx, normed, a.k, a.k_bias, k);
+        backend_.linear(ctx, normed, a.v, a.v_bias, v);
+      });
+      timed("attention.rope", 0, [&] {
+        backend_.rope(ctx, q, config_.num_attention_heads, config_.head_dim, rope_);
+        backend_.rope(ctx, k, config_.num_key_value_heads, config_.head_dim, rope_);
+      });
+      AttentionParameters params = attention_;
+      params.window = kv.window(l);
+      params.sinks = a.sinks;
+      timed("attention.sdpa", 0, [&] { backend_.attention(ctx, q, k, v, kv.layer(l), params, attended); });
+      timed("attention.o", static_cast<double>(matrix_bytes(a.o)), [&] { backend_.linear(ctx, attended, a.o, a.o_bias, delta); });
+      timed("add", 0, [&] { backend_.add(ctx, x, delta); });
+      // x = x + moe(norm(x))
+      timed("norm", 0, [&] { backend_.rmsnorm(ctx, x, m.norm, eps, normed); });
+      const double expert_bytes = static_cast<double>(matrix_bytes(m.gate) + matrix_bytes(m.up) + matrix_bytes(m.down));
+      timed("moe", static_cast<double>(matrix_bytes(m.router)) + experts_read * expert_bytes,
+            [&] { backend_.moe(ctx, normed, m, moe_, delta); });
+      timed("add", 0, [&] { backend_.add(ctx, x, delta); });
+      observe(observer, l + 1, x);
+    }
+    if (observer != nullptr) {
+      backend_.rmsnorm(ctx, x, weights_.final_norm, eps, normed);
+      observe(observer, config_.num_layers + 1, normed);
+    }
+    if (outputs == 0) return;
+    timed("lm_head", static_cast<double>(matrix_bytes(weights_.lm_head)), [&] {
+      backend_.gather_output_rows(ctx, x, selected);
+      backend_.rmsnorm(ctx, selected, weights_.final_norm, eps, selected);
+      backend_.linear(ctx, selected, weights_.lm_head, Vector{}, result.first_rows(outputs));
+    });
+  };
+  // Observing and profiling read results between ops: those runs are never recorded.
+  if (observer != nullptr || profile_ != nullptr) {
+    queue();
+  } else {
     if (should_stop && should_stop()) throw Interrupted();
-    const LayerWeights& layer = weights_.layers[static_cast<size_t>(l)];
-    const AttentionWeights& a = layer.attention;
-    const MoeWeights& m = layer.moe;
-    // x = x + o_proj(attention(rope(q_proj(norm(x))), rope(k_proj(…)), v_proj(…)))
-    timed("norm", 0, [&] { backend_.rmsnorm(ctx, x, a.norm, eps, normed); });
-    timed("attention.qkv", static_cast<double>(matrix_bytes(a.q) + matrix_bytes(a.k) + matrix_bytes(a.v)), [&] {
-      backend_.linear(ctx, normed, a.q, a.q_bias, q);
-      backend_.linear(ctx, normed, a.k, a.k_bias, k);
-      backend_.linear(ctx, normed, a.v, a.v_bias, v);
-    });
-    timed("attention.rope", 0, [&] {
-      backend_.rope(ctx, q, config_.num_attention_heads, config_.head_dim, rope_);
-      backend_.rope(ctx, k, config_.num_key_value_heads, config_.head_dim, rope_);
-    });
-    AttentionParameters params = attention_;
-    params.window = kv.window(l);
-    params.sinks = a.sinks;
-    timed("attention.sdpa", 0, [&] { backend_.attention(ctx, q, k, v, kv.layer(l), params, attended); });
-    timed("attention.o", static_cast<double>(matrix_bytes(a.o)), [&] { backend_.linear(ctx, attended, a.o, a.o_bias, delta); });
-    timed("add", 0, [&] { backend_.add(ctx, x, delta); });
-    // x = x + moe(norm(x))
-    timed("norm", 0, [&] { backend_.rmsnorm(ctx, x, m.norm, eps, normed); });
-    const double expert_bytes = static_cast<double>(matrix_bytes(m.gate) + matrix_bytes(m.up) + matrix_bytes(m.down));
-    timed("moe", static_cast<double>(matrix_bytes(m.router)) + experts_read * expert_bytes,
-          [&] { backend_.moe(ctx, normed, m, moe_, delta); });
-    timed("add", 0, [&] { backend_.add(ctx, x, delta); });
-    observe(observer, l + 1, x);
+    const auto address = [](const Buffer& b) { return static_cast<uint64_t>(reinterpret_cast<uintptr_t>(b.data())); };
+    ctx.run_ops(run_shape({static_cast<uint64_t>(n), static_cast<uint64_t>(outputs), address(x_), address(normed_),
+                           address(q_), address(k_), address(v_), address(attended_), address(delta_),
+                           address(outputs_), address(logits_),
+                           static_cast<uint64_t>(reinterpret_cast<uintptr_t>(kv.layer(0).keys))}),
+                queue);
   }
-  if (observer != nullptr) {
-    backend_.rmsnorm(ctx, x, weights_.final_norm, eps, normed);
-    observe(observer, config_.num_layers + 1, normed);
-  }
-
-  const auto outputs = static_cast<int64_t>(layout.output_rows.size());
-  const Activations result = buffer(logits_, std::max<int64_t>(outputs, 1), config_.vocab_size, "logits");
-  if (outputs == 0) return result.first_rows(0);
-  const Activations selected = buffer(outputs_, outputs, hidden, "output rows");
-  timed("lm_head", static_cast<double>(matrix_bytes(weights_.lm_head)), [&] {
-    backend_.gather_output_rows(ctx, x, selected);
-    backend_.rmsnorm(ctx, selected, weights_.final_norm, eps, selected);
-    backend_.linear(ctx, selected, weights_.lm_head, Vector{}, result.first_rows(outputs));
-  });
   return result.first_rows(outputs);
 }
 

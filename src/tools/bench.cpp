@@ -1,6 +1,7 @@
 // gptoss bench: load time, prompt and decode throughput, time to first token and peak memory
 // of a model, like llama-bench's pp/tg tests; decode's weight traffic beside the machine's
-// measured read bandwidth (util/read_bandwidth.h), the ceiling it is bound by.
+// measured memory bandwidth (the CPU's read bandwidth, a GPU's device copy), the ceiling it is
+// bound by.
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -13,7 +14,7 @@
 #include "tools/model_directory.h"
 #include "tools/resource_flags.h"
 #include "tools/tool.h"
-#include "util/read_bandwidth.h"
+#include "model/loaded_model.h"
 
 namespace gptoss::tools {
 
@@ -159,8 +160,9 @@ void run(const BenchArgs& a) {
   // Weight bytes per token hold for one sequence; a batch reads more experts per step.
   const double per_token = a.batch == 1 ? bytes_per_token(*model) : 0;
   const double peak = peak_resident_gb();  // before the probe's 1 GiB buffer, which is not the model's
-  // The ceiling decode is memory-bound against, measured with the same threads.
-  const double ceiling = measure_read_bandwidth_gbs(a.device.threads);
+  // The ceiling decode is memory-bound against, measured on the model's device (with the same
+  // threads on a CPU).
+  const double ceiling = loaded(*model).backend().measure_bandwidth_gbs(a.device.threads);
   const double weight_gbs = tg * per_token / 1e9;
   const double percent = 100.0 * weight_gbs / ceiling;
   if (a.json) {

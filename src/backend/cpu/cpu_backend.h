@@ -5,6 +5,7 @@
 #include "backend/backend.h"
 #include "backend/cpu/linear.h"
 #include "backend/registry.h"
+#include "util/read_bandwidth.h"
 #include "util/thread_pool.h"
 
 namespace gptoss {
@@ -14,6 +15,7 @@ class CpuBackend final : public Backend {
   // Throws gptoss::Error for a precision this CPU cannot run (see LoadOptions::precision).
   CpuBackend(int threads, const std::string& precision);
   const char* name() const override { return "cpu"; }
+  double measure_bandwidth_gbs(int threads) override { return measure_read_bandwidth_gbs(threads); }
 
   Buffer allocate(ElementType dtype, int64_t elements, const char* what) override {
     return memory_.allocate(dtype, elements, what);
