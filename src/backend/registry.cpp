@@ -4,6 +4,9 @@
 #include <mutex>
 
 #include "backend/cpu/cpu_backend.h"
+#ifdef GPTOSS_HAVE_CUDA
+#include "backend/cuda/cuda_backend.h"
+#endif
 #include "gptoss/error.h"
 
 namespace gptoss {
@@ -19,6 +22,9 @@ Registry& registry() {
   static Registry* r = [] {
     auto* made = new Registry;  // never destroyed: backends may be looked up during exit
     made->entries.push_back(cpu_backend_entry());
+#ifdef GPTOSS_HAVE_CUDA
+    made->entries.push_back(cuda_backend_entry());
+#endif
     return made;
   }();
   return *r;

@@ -11,7 +11,13 @@ namespace {
 class IncrementalTest : public ::testing::Test {
  protected:
   // f32: a long input rounded to bf16 (the default prefill) is not the token-by-token float32 sum.
-  static void SetUpTestSuite() { model_ = Model::load(test::tiny_model_dir(), {.precision = "f32"}).release(); }
+  static void SetUpTestSuite() {
+    if (!test::device_available(test::test_device())) return;
+    model_ = Model::load(test::tiny_model_dir(), {.device = test::test_device(), .precision = "f32"}).release();
+  }
+  void SetUp() override {
+    if (model_ == nullptr) GTEST_SKIP() << "device " << test::test_device() << " is not available on this machine";
+  }
   static void TearDownTestSuite() { delete model_; }
 
   // A prompt of `n` ids from the tiny model's fixtures, longer than its 16-token window.

@@ -28,13 +28,17 @@ class ReferenceTest : public ::testing::TestWithParam<std::string> {
  protected:
   static void SetUpTestSuite() {
     // f32: the fixtures are float32 and checked to 1e-4; the default precision has its own test.
-    model_ = Model::load(test::tiny_model_dir(), {.precision = "f32"}).release();
+    if (!test::device_available(test::test_device())) return;
+    model_ = Model::load(test::tiny_model_dir(), {.device = test::test_device(), .precision = "f32"}).release();
     reference_ = new std::map<std::string, HostTensor>(
         test::read_all_tensors(test::test_data_dir() / "tiny-gpt-oss" / "reference.safetensors"));
   }
   static void TearDownTestSuite() {
     delete model_;
     delete reference_;
+  }
+  void SetUp() override {
+    if (model_ == nullptr) GTEST_SKIP() << "device " << test::test_device() << " is not available on this machine";
   }
   const HostTensor& ref(const std::string& what) const { return reference_->at(GetParam() + "." + what); }
   std::vector<int32_t> ids() const { return ref("ids").i32; }
@@ -132,7 +136,7 @@ TEST_P(ReferenceTest, DefaultPrecisionStaysWithinTheBf16NoiseFloor) {
   const double noise_floor = fixture.at("prompts").at(GetParam()).at("bf16_vs_fp32_rel_err").get<double>();
   ASSERT_GT(noise_floor, 0);
 
-  const auto model = Model::load(test::tiny_model_dir());
+  const auto model = Model::load(test::tiny_model_dir(), {.device = test::test_device()});
   const std::vector<int32_t> tokens = ids();
   Session session(*model, {.max_sequences = 1, .context_length = static_cast<int>(tokens.size())});
   const SequenceInput input{0, tokens, LogitsWanted::last};
@@ -148,7 +152,7 @@ TEST_P(ReferenceTest, DefaultPrecisionStaysWithinTheBf16NoiseFloor) {
 TEST_P(ReferenceTest, DefaultPrecisionDecodeStaysWithinTheBf16NoiseFloor) {
   const auto fixture = nlohmann::json::parse(test::read_file(test::test_data_dir() / "tiny-gpt-oss" / "reference.json"));
   const double noise_floor = fixture.at("prompts").at(GetParam()).at("bf16_vs_fp32_rel_err").get<double>();
-  const auto model = Model::load(test::tiny_model_dir());
+  const auto model = Model::load(test::tiny_model_dir(), {.device = test::test_device()});
   const std::vector<int32_t> tokens = ids();
   Session session(*model, {.max_sequences = 1, .context_length = static_cast<int>(tokens.size())});
   Logits logits;

@@ -9,12 +9,23 @@
 #include <fstream>
 #include <sstream>
 
+#include "backend/registry.h"
+#include "gptoss/error.h"
 #include "quant/float_formats.h"
 
 namespace gptoss::test {
 
 std::filesystem::path tiny_model_dir() { return GPTOSS_TINY_MODEL_DIR; }
 std::filesystem::path test_data_dir() { return GPTOSS_TEST_DATA_DIR; }
+
+bool device_available(const std::string& device) {
+  try {
+    resolve_device(device);
+    return true;
+  } catch (const Error&) {
+    return false;
+  }
+}
 
 std::map<std::string, HostTensor> read_all_tensors(const std::filesystem::path& file) {
   SafetensorsFile f(file);

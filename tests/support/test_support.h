@@ -16,6 +16,15 @@ namespace gptoss::test {
 std::filesystem::path tiny_model_dir();
 std::filesystem::path test_data_dir();
 
+// The device the model-level suites load on: "cpu", or "cuda" where tests/cuda/CMakeLists.txt
+// compiles a suite again for the GPU with GPTOSS_TEST_DEVICE defined.
+#ifndef GPTOSS_TEST_DEVICE
+#define GPTOSS_TEST_DEVICE "cpu"
+#endif
+inline std::string test_device() { return GPTOSS_TEST_DEVICE; }
+// Whether `device` can run here (the registry knows it and it is available).
+bool device_available(const std::string& device);
+
 // Every tensor of a safetensors file, copied out (the mapping may be unaligned).
 struct HostTensor {
   DType dtype = DType::U8;

@@ -1,0 +1,332 @@
+#include "backend/cuda/linear.cuh"
+
+#include <mma.h>
+
+#include <algorithm>
+#include <string>
+#include <type_traits>
+
+#include "backend/cuda/cuda_check.h"
+#include "backend/cuda/weight_chunk.cuh"
+#include "gptoss/error.h"
+
+namespace gptoss::cuda {
+
+namespace {
+
+// ---- the streaming kernel (few items) ----------------------------------------------------------
+//
+// A warp per weight row; lane l takes the row's chunks l, l + 32, …, so each weight byte is read
+// once per pass and the warp's loads cover the row contiguously. The items' inputs are staged in
+// shared memory, each 32-input chunk padded to 36 floats so that the 16-byte reads of a quarter
+// warp (8 lanes at chunk stride) fall in distinct banks.
+constexpr int kStreamingWarps = 8;
+constexpr int kStreamingPass = 8;  // items multiplied per pass over the row (register accumulators)
+constexpr int kPaddedChunk = 36;
+
+// The matrix of launch group g and its items; count 0 for a skipped group.
+__device__ __forceinline__ int group_items(const LinearProblem& p, int group, int& first, int& count) {
+  const int matrix = p.matrix_list == nullptr ? group : p.matrix_list[group];
+  first = 0;
+  count = 0;
+  if (matrix < 0) return 0;
+  first = p.offsets == nullptr ? 0 : p.offsets[matrix];
+  count = p.offsets == nullptr ? p.items : p.offsets[matrix + 1] - first;
+  return matrix;
+}
+
+__device__ __forceinline__ int64_t x_row_of(const LinearProblem& p, int item) {
+  return p.x_rows == nullptr ? item : p.x_rows[item];
+}
+
+template <Codes C>
+__global__ void __launch_bounds__(kStreamingWarps * 32) streaming_kernel(LinearProblem p, int pass_items) {
+  extern __shared__ float4 shared4[];
+  __shared__ float fp4_table[16];
+  int first, count;
+  const int matrix = group_items(p, static_cast<int>(blockIdx.y), first, count);
+  if (count <= 0) return;
+  const int chunks = static_cast<int>(p.w.cols / 32);
+  float* xs = reinterpret_cast<float*>(shared4);                          // [pass][chunk][36]
+  float* chunk_sums = xs + static_cast<int64_t>(pass_items) * chunks * kPaddedChunk;  // [pass][chunk]
+  if (threadIdx.x < 16) fp4_table[threadIdx.x] = fp4_value(static_cast<int>(threadIdx.x));
+  const int warp = static_cast<int>(threadIdx.x) / 32, lane = static_cast<int>(threadIdx.x) % 32;
+  const int64_t row = static_cast<int64_t>(blockIdx.x) * kStreamingWarps + warp;
+  const bool has_row = row < p.w.rows;
+  const RowPointers weights = row_pointers(p.w, matrix, has_row ? row : 0);
+  constexpr bool kAffine = C >= Codes::affine2;
+
+  for (int i0 = 0; i0 < count; i0 += pass_items) {
+    const int n = min(pass_items, count - i0);
+    __syncthreads();  // the previous pass has finished reading xs
+    for (int idx = static_cast<int>(threadIdx.x); idx < n * chunks * 8; idx += blockDim.x) {
+      const int item = idx / (chunks * 8), within = idx % (chunks * 8);
+      const float4 v = *reinterpret_cast<const float4*>(p.x + x_row_of(p, first + i0 + item) * p.x_stride + within * 4);
+      *reinterpret_cast<float4*>(xs + (item * chunks + within / 8) * kPaddedChunk + (within % 8) * 4) = v;
+    }
+    __syncthreads();
+    if constexpr (kAffine) {
+      for (int idx = static_cast<int>(threadIdx.x); idx < n * chunks; idx += blockDim.x) {
+        const float* c = xs + idx * kPaddedChunk;
+        float sum = 0.f;
+#pragma unroll
+        for (int i = 0; i < 32; ++i) sum += c[i];
+        chunk_sums[idx] = sum;
+      }
+      __syncthreads();
+    }
+    if (!has_row) continue;
+    float acc[kStreamingPass];
+#pragma unroll
+    for (int it = 0; it < kStreamingPass; ++it) acc[it] = 0.f;
+    for (int c = lane; c < chunks; c += 32) {
+      Chunk chunk;
+      load_chunk<C>(p.w, weights, c, fp4_table, chunk);
+#pragma unroll
+      for (int it = 0; it < kStreamingPass; ++it) {
+        if (it >= n) break;
+        const float4* xc = reinterpret_cast<const float4*>(xs + (it * chunks + c) * kPaddedChunk);
+        float dot = 0.f;
+#pragma unroll
+        for (int i = 0; i < 8; ++i) {
+          const float4 v = xc[i];
+          dot = fmaf(v.x, chunk.q[4 * i], dot);
+          dot = fmaf(v.y, chunk.q[4 * i + 1], dot);
+          dot = fmaf(v.z, chunk.q[4 * i + 2], dot);
+          dot = fmaf(v.w, chunk.q[4 * i + 3], dot);
+        }
+        if constexpr (kAffine)
+          acc[it] = fmaf(chunk.scale, dot, fmaf(chunk.offset, chunk_sums[it * chunks + c], acc[it]));
+        else
+          acc[it] = fmaf(chunk.scale, dot, acc[it]);
+      }
+    }
+#pragma unroll
+    for (int it = 0; it < kStreamingPass; ++it) {
+      if (it >= n) break;
+      float v = acc[it];
+#pragma unroll
+      for (int offset = 16; offset > 0; offset /= 2) v += __shfl_xor_sync(0xFFFFFFFFu, v, offset);
+      if (lane == 0) {
+        if (p.bias != nullptr) v += p.bias[static_cast<int64_t>(matrix) * p.w.rows + row];
+        p.y[static_cast<int64_t>(first + i0 + it) * p.y_stride + row] = v;
+      }
+    }
+  }
+}
+
+// ---- the tiled kernel (many items) -------------------------------------------------------------
+//
+// A block computes a 64 (weight rows) × 64 (items) tile of y. Per step of 32 inputs, 64 threads
+// dequantize one chunk of each of the tile's weight rows into shared memory while the others
+// gather the items' inputs; then every thread accumulates. bf16: 8 warps each own two 16×16
+// accumulator fragments of the tensor cores (inputs and weights rounded to bf16, sums in
+// float32); f32: each thread owns a 4 × 4 block of outputs.
+constexpr int kTile = 64;
+constexpr int kTiledThreads = 256;
+
+template <Codes C, bool kBf16>
+__global__ void __launch_bounds__(kTiledThreads) tiled_kernel(LinearProblem p) {
+  using Element = std::conditional_t<kBf16, __nv_bfloat16, float>;
+  // bf16 rows are padded by 8 elements (16 bytes, wmma's alignment unit) against bank
+  // conflicts; f32 tiles are stored input-major [k][64 + 4] for the outer-product loop.
+  constexpr int kLd = kBf16 ? 32 + 8 : kTile + 4;
+  constexpr int kTileElements = kBf16 ? kTile * kLd : 32 * kLd;
+  // Both tiles, and after the last step the bf16 accumulators (8 warps × 2 × 16 × 16 floats).
+  constexpr int kSharedBytes = std::max<int>(2 * kTileElements * sizeof(Element), kBf16 ? 8 * 512 * 4 : 0);
+  __shared__ __align__(32) unsigned char shared[kSharedBytes];
+  Element* weights_tile = reinterpret_cast<Element*>(shared);
+  Element* inputs_tile = weights_tile + kTileElements;
+  __shared__ float fp4_table[16];
+  __shared__ int64_t x_rows[kTile];
+
+  int first, count;
+  const int matrix = group_items(p, static_cast<int>(blockIdx.z), first, count);
+  const int item0 = static_cast<int>(blockIdx.y) * kTile;
+  if (item0 >= count) return;
+  const int items_here = min(kTile, count - item0);
+  const int64_t row0 = static_cast<int64_t>(blockIdx.x) * kTile;
+  const int tid = static_cast<int>(threadIdx.x);
+  if (tid < 16) fp4_table[tid] = fp4_value(tid);
+  if (tid < kTile) x_rows[tid] = tid < items_here ? x_row_of(p, first + item0 + tid) : -1;
+  __syncthreads();
+
+  const int chunks = static_cast<int>(p.w.cols / 32);
+  const int64_t my_row = row0 + tid;  // the weight row this thread dequantizes (tid < 64)
+  const RowPointers weights = row_pointers(p.w, matrix, my_row < p.w.rows ? my_row : 0);
+
+  using namespace nvcuda;
+  wmma::fragment<wmma::accumulator, 16, 16, 16, float> frag_acc[2];
+  float acc[4][4] = {};
+  if constexpr (kBf16) {
+    wmma::fill_fragment(frag_acc[0], 0.f);
+    wmma::fill_fragment(frag_acc[1], 0.f);
+  }
+  const int warp = tid / 32;
+
+  for (int c = 0; c < chunks; ++c) {
+    if (tid < kTile) {
+      Chunk chunk;
+      const bool valid = my_row < p.w.rows;
+      if (valid) load_chunk<C>(p.w, weights, c, fp4_table, chunk);
+#pragma unroll
+      for (int i = 0; i < 32; ++i) {
+        const float w = valid ? fmaf(chunk.scale, chunk.q[i], chunk.offset) : 0.f;
+        if constexpr (kBf16)
+          weights_tile[tid * kLd + i] = __float2bfloat16_rn(w);
+        else
+          weights_tile[i * kLd + tid] = w;
+      }
+    } else {
+      // 64 items × 32 inputs = 512 float4, over the other 192 threads.
+      for (int idx = tid - kTile; idx < kTile * 8; idx += kTiledThreads - kTile) {
+        const int item = idx / 8, part = idx % 8;
+        float4 v = make_float4(0.f, 0.f, 0.f, 0.f);
+        if (x_rows[item] >= 0)
+          v = *reinterpret_cast<const float4*>(p.x + x_rows[item] * p.x_stride + c * 32 + part * 4);
+        const float values[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+        for (int j = 0; j < 4; ++j) {
+          if constexpr (kBf16)
+            inputs_tile[item * kLd + part * 4 + j] = __float2bfloat16_rn(values[j]);
+          else
+            inputs_tile[(part * 4 + j) * kLd + item] = values[j];
+        }
+      }
+    }
+    __syncthreads();
+    if constexpr (kBf16) {
+      // Warp w: weight rows 16·(w % 4) …, items 32·(w / 4) … (two fragments).
+      const int tile_row = (warp % 4) * 16, tile_item = (warp / 4) * 32;
+#pragma unroll
+      for (int k = 0; k < 32; k += 16) {
+        wmma::fragment<wmma::matrix_a, 16, 16, 16, __nv_bfloat16, wmma::row_major> a;
+        wmma::load_matrix_sync(a, weights_tile + tile_row * kLd + k, kLd);
+#pragma unroll
+        for (int f = 0; f < 2; ++f) {
+          // B[k][n] = input n, element k: the items' rows read as a column-major matrix.
+          wmma::fragment<wmma::matrix_b, 16, 16, 16, __nv_bfloat16, wmma::col_major> b;
+          wmma::load_matrix_sync(b, inputs_tile + (tile_item + 16 * f) * kLd + k, kLd);
+          wmma::mma_sync(frag_acc[f], a, b, frag_acc[f]);
+        }
+      }
+    } else {
+      const int tr = (tid % 16) * 4, ti = (tid / 16) * 4;
+#pragma unroll 8
+      for (int k = 0; k < 32; ++k) {
+        float a[4], b[4];
+#pragma unroll
+        for (int j = 0; j < 4; ++j) {
+          a[j] = weights_tile[k * kLd + tr + j];
+          b[j] = inputs_tile[k * kLd + ti + j];
+        }
+#pragma unroll
+        for (int r = 0; r < 4; ++r)
+#pragma unroll
+          for (int i = 0; i < 4; ++i) acc[r][i] = fmaf(a[r], b[i], acc[r][i]);
+      }
+    }
+    __syncthreads();
+  }
+
+  auto store = [&](int tile_row, int tile_item, float v) {
+    const int64_t row = row0 + tile_row;
+    if (row >= p.w.rows || tile_item >= items_here) return;
+    if (p.bias != nullptr) v += p.bias[static_cast<int64_t>(matrix) * p.w.rows + row];
+    p.y[static_cast<int64_t>(first + item0 + tile_item) * p.y_stride + row] = v;
+  };
+  if constexpr (kBf16) {
+    // Through shared memory (a fragment's element order is opaque); the tiles are free now.
+    float* mine = reinterpret_cast<float*>(shared) + warp * 512;
+    const int tile_row = (warp % 4) * 16, tile_item = (warp / 4) * 32;
+    wmma::store_matrix_sync(mine, frag_acc[0], 32, wmma::mem_row_major);
+    wmma::store_matrix_sync(mine + 16, frag_acc[1], 32, wmma::mem_row_major);
+    __syncwarp();
+    for (int e = tid % 32; e < 512; e += 32) store(tile_row + e / 32, tile_item + e % 32, mine[e]);
+  } else {
+    const int tr = (tid % 16) * 4, ti = (tid / 16) * 4;
+#pragma unroll
+    for (int r = 0; r < 4; ++r)
+#pragma unroll
+      for (int i = 0; i < 4; ++i) store(tr + r, ti + i, acc[r][i]);
+  }
+}
+
+// ---- dispatch -----------------------------------------------------------------------------------
+
+void check_problem(const LinearProblem& p) {
+  if (p.w.cols % 32 != 0 || p.x_stride % 4 != 0 || (reinterpret_cast<uintptr_t>(p.x) & 15) != 0)
+    throw Error("cuda linear: unsupported shape (" + std::to_string(p.w.rows) + " × " + std::to_string(p.w.cols) +
+                ", inputs stride " + std::to_string(p.x_stride) + ")");
+}
+
+int matrices_of(const LinearProblem& p) { return std::max(p.matrices, 1); }
+
+template <Codes C>
+void launch_streaming(const LinearProblem& p, cudaStream_t stream) {
+  const int pass = std::clamp(p.max_items_per_matrix, 1, kStreamingPass);
+  const int64_t chunks = p.w.cols / 32;
+  const size_t shared = static_cast<size_t>(pass * chunks * (kPaddedChunk + 1)) * sizeof(float);
+  static const bool raised = [] {
+    cuda_check(cudaFuncSetAttribute(streaming_kernel<C>, cudaFuncAttributeMaxDynamicSharedMemorySize, 200 * 1024),
+               "raising the streaming product's shared memory limit");
+    return true;
+  }();
+  (void)raised;
+  const dim3 grid(static_cast<unsigned>((p.w.rows + kStreamingWarps - 1) / kStreamingWarps),
+                  static_cast<unsigned>(matrices_of(p)));
+  streaming_kernel<C><<<grid, kStreamingWarps * 32, shared, stream>>>(p, pass);
+  cuda_check_launch("streaming linear kernel");
+}
+
+template <Codes C>
+void launch_tiled(const LinearProblem& p, Precision precision, cudaStream_t stream) {
+  const dim3 grid(static_cast<unsigned>((p.w.rows + kTile - 1) / kTile),
+                  static_cast<unsigned>((std::max(p.max_items_per_matrix, 1) + kTile - 1) / kTile),
+                  static_cast<unsigned>(matrices_of(p)));
+  if (precision == Precision::bf16)
+    tiled_kernel<C, true><<<grid, kTiledThreads, 0, stream>>>(p);
+  else
+    tiled_kernel<C, false><<<grid, kTiledThreads, 0, stream>>>(p);
+  cuda_check_launch("tiled linear kernel");
+}
+
+// Calls launch<C>() for the matrix's format.
+template <class Launch>
+void with_codes(const Matrix& w, Launch&& launch) {
+  switch (codes_of(w)) {
+    case Codes::f32: return launch.template operator()<Codes::f32>();
+    case Codes::f16: return launch.template operator()<Codes::f16>();
+    case Codes::bf16: return launch.template operator()<Codes::bf16>();
+    case Codes::mxfp4: return launch.template operator()<Codes::mxfp4>();
+    case Codes::affine2: return launch.template operator()<Codes::affine2>();
+    case Codes::affine3: return launch.template operator()<Codes::affine3>();
+    case Codes::affine4: return launch.template operator()<Codes::affine4>();
+    case Codes::affine5: return launch.template operator()<Codes::affine5>();
+    case Codes::affine6: return launch.template operator()<Codes::affine6>();
+    case Codes::affine8: return launch.template operator()<Codes::affine8>();
+  }
+}
+
+}  // namespace
+
+void linear_streaming(const LinearProblem& p, cudaStream_t stream) {
+  check_problem(p);
+  if (p.items == 0) return;
+  with_codes(p.w, [&]<Codes C>() { launch_streaming<C>(p, stream); });
+}
+
+void linear_tiled(const LinearProblem& p, Precision precision, cudaStream_t stream) {
+  check_problem(p);
+  if (p.items == 0) return;
+  with_codes(p.w, [&]<Codes C>() { launch_tiled<C>(p, precision, stream); });
+}
+
+void linear(const LinearProblem& p, Precision precision, cudaStream_t stream) {
+  if (p.max_items_per_matrix <= kStreamingMaxItems)
+    linear_streaming(p, stream);
+  else
+    linear_tiled(p, precision, stream);
+}
+
+}  // namespace gptoss::cuda

@@ -1,0 +1,53 @@
+// Products of activations with weights in any Matrix format, read in place from their packed
+// form (never a dequantized copy): one kernel for a few input rows (decode: a warp per weight
+// row streams its bytes once, for up to 8 inputs at a time) and one tiled kernel for many
+// (prefill: dequantized into shared memory tiles, multiplied on the tensor cores in bf16 or
+// on the CUDA cores in float32).
+//
+// Both take a grouped problem, which is also the mixture of experts' shape: "items" (output
+// rows) are sorted by the matrix of the stack they use, and each gathers its input row.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "quant/matrix.h"
+
+namespace gptoss::cuda {
+
+enum class Precision { f32, bf16 };
+
+//   y[i·y_stride + r] = Σ_c x[x_row(i)·x_stride + c] · W_{m(i)}[r, c] + bias[m(i)·w.rows + r]
+// for items i < items and weight rows r < w.rows, where the items [offsets[m], offsets[m+1])
+// use matrix m (offsets null: every item uses matrix 0) and x_row(i) = x_rows[i] (null: i).
+// The launch covers `matrices` matrices: matrix_list[g] for g < matrices (null: g itself), an
+// entry < 0 being skipped, so that a mixture of experts launches for the experts its tokens
+// chose (the device writes the list) rather than for all of them.
+// All pointers are device memory; x is 16-byte aligned with x_stride a multiple of 4, and
+// w.cols a multiple of 32.
+struct LinearProblem {
+  Matrix w;
+  const float* x = nullptr;
+  int64_t x_stride = 0;
+  const int32_t* x_rows = nullptr;
+  const int32_t* offsets = nullptr;      // w.count + 1 entries
+  const int32_t* matrix_list = nullptr;  // `matrices` entries
+  int matrices = 1;
+  int items = 0;
+  int max_items_per_matrix = 0;      // a bound the host knows (≤ items); sizes the launch
+  const float* bias = nullptr;       // [w.count × w.rows], or null
+  float* y = nullptr;
+  int64_t y_stride = 0;
+};
+
+// Chooses the kernel by the host-known sizes: the streaming one while every matrix has at most
+// kStreamingMaxItems items, else the tiled one (in `precision`). Asynchronous on `stream`.
+inline constexpr int kStreamingMaxItems = 32;
+void linear(const LinearProblem& p, Precision precision, cudaStream_t stream);
+
+// The two kernels, for tests and benchmarks that pick one.
+void linear_streaming(const LinearProblem& p, cudaStream_t stream);
+void linear_tiled(const LinearProblem& p, Precision precision, cudaStream_t stream);
+
+}  // namespace gptoss::cuda

@@ -1,0 +1,60 @@
+// What the GPU tests share: the skip when this machine has no CUDA device (reported by ctest as
+// skipped, never as passed), device buffers that free themselves, and random data.
+#pragma once
+
+#include <cuda_runtime.h>
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "backend/cuda/cuda_check.h"
+
+namespace gptoss::testing {
+
+// True when a CUDA device can be used here.
+bool cuda_device_present();
+
+#define GPTOSS_REQUIRE_CUDA()                                                                       \
+  do {                                                                                              \
+    if (!::gptoss::testing::cuda_device_present())                                                  \
+      GTEST_SKIP() << "no CUDA device on this machine: GPU tests run on the H200 machine (ctest -L gpu)"; \
+  } while (0)
+
+// `count` elements of T in device memory.
+template <class T>
+class DeviceArray {
+ public:
+  explicit DeviceArray(size_t count) : count_(count) {
+    cuda_check(cudaMalloc(&data_, sizeof(T) * (count == 0 ? 1 : count)), "test allocation");
+  }
+  explicit DeviceArray(const std::vector<T>& host) : DeviceArray(host.size()) { upload(host); }
+  DeviceArray(const DeviceArray&) = delete;
+  DeviceArray& operator=(const DeviceArray&) = delete;
+  ~DeviceArray() { cudaFree(data_); }
+
+  T* get() const { return data_; }
+  size_t size() const { return count_; }
+  void upload(const std::vector<T>& host) {
+    cuda_check(cudaMemcpy(data_, host.data(), sizeof(T) * host.size(), cudaMemcpyHostToDevice), "test upload");
+  }
+  std::vector<T> download() const {
+    std::vector<T> host(count_);
+    cuda_check(cudaMemcpy(host.data(), data_, sizeof(T) * count_, cudaMemcpyDeviceToHost), "test download");
+    return host;
+  }
+  // Fills every byte with 0xFF (a NaN in f32, bf16 and f16): unwritten outputs show.
+  void poison() { cuda_check(cudaMemset(data_, 0xFF, sizeof(T) * count_), "test poison"); }
+
+ private:
+  T* data_ = nullptr;
+  size_t count_ = 0;
+};
+
+// ‖a − b‖ / ‖b‖ in double; infinity when any value of `a` is not finite.
+double relative_error(const std::vector<float>& a, const std::vector<float>& b);
+
+std::vector<float> random_floats(size_t count, std::mt19937& rng, float scale = 1.f);
+
+}  // namespace gptoss::testing

@@ -1,0 +1,198 @@
+// The CUDA products (backend/cuda/linear.cuh) against the exact product of the dequantized
+// weights, computed on the CPU in double from dequantize_row, for every format at gpt-oss-20b
+// shapes. Needs a GPU (ctest label gpu); skipped with a message elsewhere.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backend/cuda/linear.cuh"
+#include "cuda/cuda_test_support.h"
+#include "kernels/weight_fixtures.h"
+#include "quant/float_formats.h"
+
+namespace gptoss {
+namespace {
+
+using testing::DeviceArray;
+
+// An OwnedMatrix's bytes on the device, and the Matrix viewing them.
+struct DeviceMatrix {
+  explicit DeviceMatrix(const test::OwnedMatrix& host)
+      : weight(host.weight), scales(host.scales), biases(host.biases), m(host.m) {
+    // Keep each view's offset into its bytes (a strided view starts past the first row).
+    m.weight = weight.get() + (host.m.weight - host.weight.data());
+    m.scales = host.scales.empty() ? nullptr : scales.get() + (host.m.scales - host.scales.data());
+    m.biases = host.biases.empty() ? nullptr : biases.get() + (host.m.biases - host.biases.data());
+  }
+  DeviceArray<uint8_t> weight, scales, biases;
+  Matrix m;
+};
+
+// What a grouped product should give: item i uses matrix `matrix_of[i]` and input row
+// `x_row[i]`; `round` rounds inputs and weights to bf16 first (the tensor-core path's inputs).
+std::vector<float> reference(const Matrix& w, const std::vector<float>& x, const std::vector<int>& matrix_of,
+                             const std::vector<int>& x_row, const std::vector<float>& bias, bool round) {
+  const auto items = static_cast<int64_t>(matrix_of.size());
+  std::vector<float> y(static_cast<size_t>(items * w.rows));
+  std::vector<float> row(static_cast<size_t>(w.cols));
+  auto r16 = [&](float v) { return round ? bf16_to_f32(f32_to_bf16(v)) : v; };
+  for (int64_t r = 0; r < w.rows; ++r)
+    for (int64_t m = 0; m < w.count; ++m) {
+      bool used = false;
+      for (int64_t i = 0; i < items; ++i) used |= matrix_of[static_cast<size_t>(i)] == m;
+      if (!used) continue;
+      dequantize_row(w, m, r, row.data());
+      for (int64_t i = 0; i < items; ++i) {
+        if (matrix_of[static_cast<size_t>(i)] != m) continue;
+        const float* xi = x.data() + x_row[static_cast<size_t>(i)] * w.cols;
+        double sum = bias.empty() ? 0.0 : bias[static_cast<size_t>(m * w.rows + r)];
+        for (int64_t c = 0; c < w.cols; ++c) sum += static_cast<double>(r16(xi[c])) * r16(row[static_cast<size_t>(c)]);
+        y[static_cast<size_t>(i * w.rows + r)] = static_cast<float>(sum);
+      }
+    }
+  return y;
+}
+
+enum class Kernel { streaming, tiled_f32, tiled_bf16 };
+
+// Runs one grouped product on the GPU: `per_matrix[m]` items use matrix m, each reading a random
+// input row out of `inputs`; returns (gpu, exact reference, reference on bf16-rounded operands).
+struct Outcome {
+  double error;          // against the exact product
+  double rounded_error;  // against the product of bf16-rounded operands
+};
+
+// `listed`: the launch names only the matrices with items, in reverse order, padded with −1
+// (as the mixture of experts' routing writes them).
+Outcome run_product(const test::OwnedMatrix& host, const std::vector<int>& per_matrix, int inputs, Kernel kernel,
+                    bool with_bias, uint32_t seed, bool listed = false) {
+  std::mt19937 rng(seed);
+  const Matrix& w = host.m;
+  const std::vector<float> x = testing::random_floats(static_cast<size_t>(inputs * w.cols), rng);
+  std::vector<int32_t> offsets{0}, x_rows;
+  std::vector<int> matrix_of, x_row;
+  for (size_t m = 0; m < per_matrix.size(); ++m) {
+    for (int i = 0; i < per_matrix[m]; ++i) {
+      matrix_of.push_back(static_cast<int>(m));
+      x_row.push_back(static_cast<int>(rng() % static_cast<uint32_t>(inputs)));
+      x_rows.push_back(x_row.back());
+    }
+    offsets.push_back(static_cast<int32_t>(matrix_of.size()));
+  }
+  const auto items = static_cast<int>(matrix_of.size());
+  const std::vector<float> bias =
+      with_bias ? testing::random_floats(static_cast<size_t>(w.count * w.rows), rng) : std::vector<float>{};
+
+  DeviceMatrix device(host);
+  DeviceArray<float> x_device(x), y_device(static_cast<size_t>(items) * w.rows);
+  std::vector<int32_t> list;
+  for (int m = static_cast<int>(per_matrix.size()) - 1; m >= 0; --m)
+    if (per_matrix[static_cast<size_t>(m)] > 0) list.push_back(m);
+  list.resize(list.size() + 2, -1);
+  DeviceArray<int32_t> offsets_device(offsets), rows_device(x_rows), list_device(list);
+  std::unique_ptr<DeviceArray<float>> bias_device;
+  if (with_bias) bias_device = std::make_unique<DeviceArray<float>>(bias);
+  y_device.poison();
+
+  cuda::LinearProblem p;
+  p.w = device.m;
+  p.x = x_device.get();
+  p.x_stride = w.cols;
+  p.x_rows = rows_device.get();
+  p.offsets = w.count > 1 ? offsets_device.get() : nullptr;
+  p.matrices = listed ? static_cast<int>(list.size()) : static_cast<int>(w.count);
+  p.matrix_list = listed ? list_device.get() : nullptr;
+  p.items = items;
+  p.max_items_per_matrix = *std::max_element(per_matrix.begin(), per_matrix.end());
+  p.bias = with_bias ? bias_device->get() : nullptr;
+  p.y = y_device.get();
+  p.y_stride = w.rows;
+  if (kernel == Kernel::streaming)
+    cuda::linear_streaming(p, nullptr);
+  else
+    cuda::linear_tiled(p, kernel == Kernel::tiled_bf16 ? cuda::Precision::bf16 : cuda::Precision::f32, nullptr);
+  cuda_check(cudaDeviceSynchronize(), "running the product");
+  const std::vector<float> y = y_device.download();
+  const double exact = testing::relative_error(y, reference(w, x, matrix_of, x_row, bias, false));
+  const double rounded = kernel == Kernel::tiled_bf16
+                             ? testing::relative_error(y, reference(w, x, matrix_of, x_row, bias, true))
+                             : exact;
+  return {exact, rounded};
+}
+
+void expect_exact(const Outcome& o, Kernel kernel, const std::string& what) {
+  if (kernel == Kernel::tiled_bf16) {
+    EXPECT_LE(o.error, 1e-2) << what;
+    EXPECT_LE(o.rounded_error, 1e-5) << what;
+  } else {
+    EXPECT_LE(o.error, 1e-5) << what;
+  }
+}
+
+const char* kernel_name(Kernel k) {
+  return k == Kernel::streaming ? "streaming" : k == Kernel::tiled_f32 ? "tiled f32" : "tiled bf16";
+}
+
+// gpt-oss-20b's expert and attention shapes, through both kernels: q5 gs32 (the MLX build people
+// run), MXFP4 (the Hugging Face experts) and bf16 (its attention).
+TEST(CudaLinear, TwentyBShapesEveryKernel) {
+  GPTOSS_REQUIRE_CUDA();
+  // Built in place: a copied OwnedMatrix's view would still point at the original's bytes.
+  std::vector<std::pair<std::string, test::OwnedMatrix>> cases;
+  cases.emplace_back("affine 5-bit gs32 gate 5760x2880", test::affine(5, 32, ScaleType::bf16, 1, 5760, 2880, 11));
+  cases.emplace_back("mxfp4 down 2880x2880", test::mxfp4(1, 2880, 2880, 12));
+  cases.emplace_back("bf16 q 4096x2880", test::dense(WeightFormat::bf16, 1, 4096, 2880, 13));
+  cases.emplace_back("affine 5-bit gs32 o 2880x4096", test::affine(5, 32, ScaleType::bf16, 1, 2880, 4096, 14));
+  for (const auto& [name, m] : cases)
+    for (Kernel kernel : {Kernel::streaming, Kernel::tiled_f32, Kernel::tiled_bf16})
+      for (int items : kernel == Kernel::streaming ? std::vector<int>{1, 4, 13} : std::vector<int>{13, 70})
+        expect_exact(run_product(m, {items}, items, kernel, true, 100 + items), kernel,
+                     name + ", " + kernel_name(kernel) + ", " + std::to_string(items) + " items");
+}
+
+// Every format the CPU engine reads: affine 2–8 bits × groups 32/64/128 × f32/f16/bf16 scales,
+// MXFP4, dense f32/f16/bf16; fewer rows (the format, not the shape, is what varies).
+TEST(CudaLinear, EveryFormat) {
+  GPTOSS_REQUIRE_CUDA();
+  std::vector<std::pair<std::string, test::OwnedMatrix>> cases;
+  uint32_t seed = 200;
+  for (int bits : {2, 3, 4, 5, 6, 8})
+    for (int group : {32, 64, 128})
+      for (ScaleType type : {ScaleType::bf16, ScaleType::f16, ScaleType::f32})
+        cases.emplace_back("affine " + std::to_string(bits) + "-bit gs" + std::to_string(group) + " scales " +
+                               std::to_string(static_cast<int>(type)),
+                           test::affine(bits, group, type, 1, 96, 2880, seed++));
+  cases.emplace_back("mxfp4", test::mxfp4(1, 96, 2880, seed++));
+  for (WeightFormat f : {WeightFormat::f32, WeightFormat::f16, WeightFormat::bf16})
+    cases.emplace_back(format_name(f), test::dense(f, 1, 96, 2880, seed++));
+  for (const auto& [name, m] : cases)
+    for (Kernel kernel : {Kernel::streaming, Kernel::tiled_f32, Kernel::tiled_bf16}) {
+      const int items = kernel == Kernel::streaming ? 3 : 40;
+      expect_exact(run_product(m, {items}, items, kernel, false, seed++), kernel, name + ", " + kernel_name(kernel));
+    }
+}
+
+// The mixture of experts' shape: a stack of experts, items sorted by expert, each gathering its
+// input row; some experts get none. Strided rows (the interleaved gate/up views) too.
+TEST(CudaLinear, GroupedItemsGatherTheirRows) {
+  GPTOSS_REQUIRE_CUDA();
+  const test::OwnedMatrix experts = test::affine(5, 32, ScaleType::bf16, 6, 1024, 2880, 300);
+  test::OwnedMatrix odd_rows = test::mxfp4(6, 1024, 2880, 301);
+  odd_rows.m = odd_rows.m.strided_rows(1, 2);
+  for (const test::OwnedMatrix* m : {&experts, static_cast<const test::OwnedMatrix*>(&odd_rows)}) {
+    for (Kernel kernel : {Kernel::streaming, Kernel::tiled_f32, Kernel::tiled_bf16}) {
+      const std::vector<int> per_matrix = kernel == Kernel::streaming ? std::vector<int>{1, 0, 3, 0, 9, 1}
+                                                                      : std::vector<int>{70, 0, 5, 0, 130, 1};
+      for (bool listed : {false, true})
+        expect_exact(run_product(*m, per_matrix, 50, kernel, true, 400, listed), kernel,
+                     std::string(format_name(m->m.format)) + " experts, " + kernel_name(kernel) +
+                         (listed ? ", listed" : ""));
+    }
+  }
+}
+
+}  // namespace
+}  // namespace gptoss
