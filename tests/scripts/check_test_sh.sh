@@ -1,7 +1,8 @@
 #!/bin/sh
 # scripts/test.sh must not depend on a CMake cache another script left behind, and must fail
 # when a stage finds no tests: every configure sets GPTOSS_BUILD_TESTS, GPTOSS_BUILD_PYTHON,
-# GPTOSS_BUILD_BENCH, GPTOSS_BUILD_FUZZ and GPTOSS_SANITIZE, and every ctest has --no-tests=error.
+# GPTOSS_BUILD_BENCH, GPTOSS_BUILD_FUZZ, GPTOSS_SANITIZE and GPTOSS_CUDA, and every ctest has
+# --no-tests=error.
 set -eu
 script="$1"
 # Joins backslash-continued lines so each command is one line.
@@ -10,7 +11,7 @@ status=0
 configures="$(printf '%s\n' "$commands" | grep -E '^[^#]*cmake -S' || true)"
 [ -n "$configures" ] || { echo "no cmake configure in $script"; exit 1; }
 printf '%s\n' "$configures" | while IFS= read -r line; do
-  for option in GPTOSS_BUILD_TESTS GPTOSS_BUILD_PYTHON GPTOSS_BUILD_BENCH GPTOSS_BUILD_FUZZ GPTOSS_SANITIZE; do
+  for option in GPTOSS_BUILD_TESTS GPTOSS_BUILD_PYTHON GPTOSS_BUILD_BENCH GPTOSS_BUILD_FUZZ GPTOSS_SANITIZE GPTOSS_CUDA; do
     case "$line" in
       *"-D$option="*) ;;
       *) echo "configure does not set $option: $line"; exit 1 ;;
