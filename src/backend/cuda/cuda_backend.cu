@@ -18,6 +18,7 @@
 #include "backend/cuda/device_batch.h"
 #include "backend/cuda/device_weights.h"
 #include "backend/cuda/elementwise.cuh"
+#include "backend/cuda/expert_down.cuh"
 #include "backend/cuda/greedy.cuh"
 #include "backend/cuda/linear.cuh"
 #include "backend/cuda/moe_routing.cuh"
@@ -368,10 +369,7 @@ class CudaBackend final : public Backend {
 
     // Gate and up: each expert's items gather their token's row of x; a token reaches an expert
     // at most once, so no expert has more items than the batch has rows.
-    float* gate = c.gate.get<float>(pairs * inner, stream, "allocating expert activations");
-    float* up = c.up.get<float>(pairs * inner, stream, "allocating expert activations");
     float* hidden_values = c.hidden.get<float>(pairs * inner, stream, "allocating expert activations");
-    float* expert_out = c.expert_out.get<float>(pairs * hidden, stream, "allocating expert outputs");
     cuda::LinearProblem p;
     p.x = x.f32();
     p.x_stride = x.cols;
@@ -384,14 +382,28 @@ class CudaBackend final : public Backend {
     p.y_stride = inner;
     p.w = w.gate;
     p.bias = w.gate_bias.data;
-    p.y = gate;
-    cuda::linear(p, precision_, stream);
-    p.w = w.up;
-    p.bias = w.up_bias.data;
-    p.y = up;
-    cuda::linear(p, precision_, stream);
-    cuda::swiglu(gate, up, pairs * inner, params.swiglu_limit, params.swiglu_alpha, hidden_values, stream);
-    // Down: item i reads its own row of the SwiGLU output.
+    p.y = hidden_values;
+    if (cuda::can_gate(p, w.up)) {
+      // Decode: gate, up and SwiGLU in one pass over the two matrices' rows.
+      cuda::linear_swiglu(p, w.up, w.up_bias.data, params.swiglu_limit, params.swiglu_alpha, stream);
+    } else {
+      float* gate = c.gate.get<float>(pairs * inner, stream, "allocating expert activations");
+      float* up = c.up.get<float>(pairs * inner, stream, "allocating expert activations");
+      p.y = gate;
+      cuda::linear(p, precision_, stream);
+      p.w = w.up;
+      p.bias = w.up_bias.data;
+      p.y = up;
+      cuda::linear(p, precision_, stream);
+      cuda::swiglu(gate, up, pairs * inner, params.swiglu_limit, params.swiglu_alpha, hidden_values, stream);
+    }
+    if (rows <= cuda::kDownCombineMaxRows) {
+      // Decode: each token's down products and their weighted sum in one kernel.
+      cuda::down_combine(w.down, w.down_bias.data, hidden_values, routing, rows, k, out.f32(), stream);
+      return;
+    }
+    // Down: item i reads its own row of the SwiGLU output; then the weighted sum per token.
+    float* expert_out = c.expert_out.get<float>(pairs * hidden, stream, "allocating expert outputs");
     p.w = w.down;
     p.x = hidden_values;
     p.x_stride = inner;

@@ -1,6 +1,7 @@
 #include "backend/cuda/elementwise.cuh"
 
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/streaming_dot.cuh"
 #include "backend/cuda/weight_chunk.cuh"
 
 namespace gptoss::cuda {
@@ -76,31 +77,14 @@ __global__ void gather_kernel(const float* x, int64_t cols, const int32_t* rows,
 __global__ void swiglu_kernel(const float* gate, const float* up, int64_t n, float limit, float alpha, float* out) {
   const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= n) return;
-  const float g = fminf(gate[i], limit);
-  const float u = fminf(fmaxf(up[i], -limit), limit);
-  out[i] = (u + 1.f) * (g / (1.f + expf(-alpha * g)));
+  out[i] = clamped_swiglu(gate[i], up[i], limit, alpha);
 }
 
 }  // namespace
 
 void embed(const Matrix& table, const int32_t* tokens, int rows, float* out, cudaStream_t stream) {
   if (rows == 0) return;
-  const Codes codes = codes_of(table);
-  switch (codes) {
-#define GPTOSS_EMBED_CASE(c) \
-  case Codes::c: embed_kernel<Codes::c><<<rows, 128, 0, stream>>>(table, tokens, out); break;
-    GPTOSS_EMBED_CASE(f32)
-    GPTOSS_EMBED_CASE(f16)
-    GPTOSS_EMBED_CASE(bf16)
-    GPTOSS_EMBED_CASE(mxfp4)
-    GPTOSS_EMBED_CASE(affine2)
-    GPTOSS_EMBED_CASE(affine3)
-    GPTOSS_EMBED_CASE(affine4)
-    GPTOSS_EMBED_CASE(affine5)
-    GPTOSS_EMBED_CASE(affine6)
-    GPTOSS_EMBED_CASE(affine8)
-#undef GPTOSS_EMBED_CASE
-  }
+  with_codes(table, [&]<Codes C>() { embed_kernel<C><<<rows, 128, 0, stream>>>(table, tokens, out); });
   cuda_check_launch("embedding kernel");
 }
 

@@ -7,6 +7,7 @@
 #include <type_traits>
 
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/streaming_dot.cuh"
 #include "backend/cuda/weight_chunk.cuh"
 #include "gptoss/error.h"
 
@@ -16,13 +17,11 @@ namespace {
 
 // ---- the streaming kernel (few items) ----------------------------------------------------------
 //
-// A warp per weight row; lane l takes the row's chunks l, l + 32, …, so each weight byte is read
-// once per pass and the warp's loads cover the row contiguously. The items' inputs are staged in
-// shared memory, each 32-input chunk padded to 36 floats so that the 16-byte reads of a quarter
-// warp (8 lanes at chunk stride) fall in distinct banks.
+// A warp per weight row (streaming_dot.cuh): the items' inputs are staged in shared memory, up
+// to kStreamingPass at a time, and the warp's lanes cover the row's chunks, reading each weight
+// byte once per pass. Gated (kGated): the warp reads the same row of `up` too and writes
+// clamped_swiglu(w·x + bias, up·x + up_bias): the experts' gate, up and SwiGLU in one pass.
 constexpr int kStreamingWarps = 8;
-constexpr int kStreamingPass = 8;  // items multiplied per pass over the row (register accumulators)
-constexpr int kPaddedChunk = 36;
 
 // The matrix of launch group g and its items; count 0 for a skipped group.
 __device__ __forceinline__ int group_items(const LinearProblem& p, int group, int& first, int& count) {
@@ -39,78 +38,53 @@ __device__ __forceinline__ int64_t x_row_of(const LinearProblem& p, int item) {
   return p.x_rows == nullptr ? item : p.x_rows[item];
 }
 
-template <Codes C>
-__global__ void __launch_bounds__(kStreamingWarps * 32) streaming_kernel(LinearProblem p, int pass_items) {
+struct Gate {
+  Matrix up;
+  const float* up_bias;
+  float limit, alpha;
+};
+
+template <Codes C, bool kGated>
+__global__ void __launch_bounds__(kStreamingWarps * 32) streaming_kernel(LinearProblem p, Gate gate, int pass_items) {
   extern __shared__ float4 shared4[];
   __shared__ float fp4_table[16];
   int first, count;
   const int matrix = group_items(p, static_cast<int>(blockIdx.y), first, count);
   if (count <= 0) return;
   const int chunks = static_cast<int>(p.w.cols / 32);
-  float* xs = reinterpret_cast<float*>(shared4);                          // [pass][chunk][36]
-  float* chunk_sums = xs + static_cast<int64_t>(pass_items) * chunks * kPaddedChunk;  // [pass][chunk]
+  float* xs = reinterpret_cast<float*>(shared4);
   if (threadIdx.x < 16) fp4_table[threadIdx.x] = fp4_value(static_cast<int>(threadIdx.x));
   const int warp = static_cast<int>(threadIdx.x) / 32, lane = static_cast<int>(threadIdx.x) % 32;
   const int64_t row = static_cast<int64_t>(blockIdx.x) * kStreamingWarps + warp;
   const bool has_row = row < p.w.rows;
   const RowPointers weights = row_pointers(p.w, matrix, has_row ? row : 0);
+  const RowPointers up_weights = kGated ? row_pointers(gate.up, matrix, has_row ? row : 0) : weights;
   constexpr bool kAffine = C >= Codes::affine2;
 
   for (int i0 = 0; i0 < count; i0 += pass_items) {
     const int n = min(pass_items, count - i0);
     __syncthreads();  // the previous pass has finished reading xs
-    for (int idx = static_cast<int>(threadIdx.x); idx < n * chunks * 8; idx += blockDim.x) {
-      const int item = idx / (chunks * 8), within = idx % (chunks * 8);
-      const float4 v = *reinterpret_cast<const float4*>(p.x + x_row_of(p, first + i0 + item) * p.x_stride + within * 4);
-      *reinterpret_cast<float4*>(xs + (item * chunks + within / 8) * kPaddedChunk + (within % 8) * 4) = v;
-    }
+    stage_inputs<kAffine>(p.x, p.x_stride, [&](int item) { return x_row_of(p, first + i0 + item); }, n, pass_items,
+                          chunks, xs);
     __syncthreads();
-    if constexpr (kAffine) {
-      for (int idx = static_cast<int>(threadIdx.x); idx < n * chunks; idx += blockDim.x) {
-        const float* c = xs + idx * kPaddedChunk;
-        float sum = 0.f;
-#pragma unroll
-        for (int i = 0; i < 32; ++i) sum += c[i];
-        chunk_sums[idx] = sum;
-      }
-      __syncthreads();
-    }
     if (!has_row) continue;
-    float acc[kStreamingPass];
+    float acc[kStreamingPass], up_acc[kStreamingPass];
 #pragma unroll
-    for (int it = 0; it < kStreamingPass; ++it) acc[it] = 0.f;
-    for (int c = lane; c < chunks; c += 32) {
-      Chunk chunk;
-      load_chunk<C>(p.w, weights, c, fp4_table, chunk);
-#pragma unroll
-      for (int it = 0; it < kStreamingPass; ++it) {
-        if (it >= n) break;
-        const float4* xc = reinterpret_cast<const float4*>(xs + (it * chunks + c) * kPaddedChunk);
-        float dot = 0.f;
-#pragma unroll
-        for (int i = 0; i < 8; ++i) {
-          const float4 v = xc[i];
-          dot = fmaf(v.x, chunk.q[4 * i], dot);
-          dot = fmaf(v.y, chunk.q[4 * i + 1], dot);
-          dot = fmaf(v.z, chunk.q[4 * i + 2], dot);
-          dot = fmaf(v.w, chunk.q[4 * i + 3], dot);
-        }
-        if constexpr (kAffine)
-          acc[it] = fmaf(chunk.scale, dot, fmaf(chunk.offset, chunk_sums[it * chunks + c], acc[it]));
-        else
-          acc[it] = fmaf(chunk.scale, dot, acc[it]);
-      }
-    }
+    for (int it = 0; it < kStreamingPass; ++it) acc[it] = up_acc[it] = 0.f;
+    const float* sums = chunk_sums_of(xs, pass_items, chunks);
+    row_dots<C>(p.w, weights, xs, sums, n, chunks, lane, fp4_table, acc);
+    if constexpr (kGated) row_dots<C>(gate.up, up_weights, xs, sums, n, chunks, lane, fp4_table, up_acc);
 #pragma unroll
     for (int it = 0; it < kStreamingPass; ++it) {
       if (it >= n) break;
-      float v = acc[it];
-#pragma unroll
-      for (int offset = 16; offset > 0; offset /= 2) v += __shfl_xor_sync(0xFFFFFFFFu, v, offset);
-      if (lane == 0) {
-        if (p.bias != nullptr) v += p.bias[static_cast<int64_t>(matrix) * p.w.rows + row];
-        p.y[static_cast<int64_t>(first + i0 + it) * p.y_stride + row] = v;
+      float v = warp_sum(acc[it]);
+      if (p.bias != nullptr) v += p.bias[static_cast<int64_t>(matrix) * p.w.rows + row];
+      if constexpr (kGated) {
+        float u = warp_sum(up_acc[it]);
+        if (gate.up_bias != nullptr) u += gate.up_bias[static_cast<int64_t>(matrix) * p.w.rows + row];
+        v = clamped_swiglu(v, u, gate.limit, gate.alpha);
       }
+      if (lane == 0) p.y[static_cast<int64_t>(first + i0 + it) * p.y_stride + row] = v;
     }
   }
 }
@@ -262,20 +236,20 @@ void check_problem(const LinearProblem& p) {
 
 int matrices_of(const LinearProblem& p) { return std::max(p.matrices, 1); }
 
-template <Codes C>
-void launch_streaming(const LinearProblem& p, cudaStream_t stream) {
+template <Codes C, bool kGated>
+void launch_streaming(const LinearProblem& p, const Gate& gate, cudaStream_t stream) {
   const int pass = std::clamp(p.max_items_per_matrix, 1, kStreamingPass);
-  const int64_t chunks = p.w.cols / 32;
-  const size_t shared = static_cast<size_t>(pass * chunks * (kPaddedChunk + 1)) * sizeof(float);
+  const size_t shared = static_cast<size_t>(staged_floats(pass, p.w.cols / 32)) * sizeof(float);
   static const bool raised = [] {
-    cuda_check(cudaFuncSetAttribute(streaming_kernel<C>, cudaFuncAttributeMaxDynamicSharedMemorySize, 200 * 1024),
+    cuda_check(cudaFuncSetAttribute(streaming_kernel<C, kGated>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                    200 * 1024),
                "raising the streaming product's shared memory limit");
     return true;
   }();
   (void)raised;
   const dim3 grid(static_cast<unsigned>((p.w.rows + kStreamingWarps - 1) / kStreamingWarps),
                   static_cast<unsigned>(matrices_of(p)));
-  streaming_kernel<C><<<grid, kStreamingWarps * 32, shared, stream>>>(p, pass);
+  streaming_kernel<C, kGated><<<grid, kStreamingWarps * 32, shared, stream>>>(p, gate, pass);
   cuda_check_launch("streaming linear kernel");
 }
 
@@ -291,29 +265,25 @@ void launch_tiled(const LinearProblem& p, Precision precision, cudaStream_t stre
   cuda_check_launch("tiled linear kernel");
 }
 
-// Calls launch<C>() for the matrix's format.
-template <class Launch>
-void with_codes(const Matrix& w, Launch&& launch) {
-  switch (codes_of(w)) {
-    case Codes::f32: return launch.template operator()<Codes::f32>();
-    case Codes::f16: return launch.template operator()<Codes::f16>();
-    case Codes::bf16: return launch.template operator()<Codes::bf16>();
-    case Codes::mxfp4: return launch.template operator()<Codes::mxfp4>();
-    case Codes::affine2: return launch.template operator()<Codes::affine2>();
-    case Codes::affine3: return launch.template operator()<Codes::affine3>();
-    case Codes::affine4: return launch.template operator()<Codes::affine4>();
-    case Codes::affine5: return launch.template operator()<Codes::affine5>();
-    case Codes::affine6: return launch.template operator()<Codes::affine6>();
-    case Codes::affine8: return launch.template operator()<Codes::affine8>();
-  }
-}
-
 }  // namespace
 
 void linear_streaming(const LinearProblem& p, cudaStream_t stream) {
   check_problem(p);
   if (p.items == 0) return;
-  with_codes(p.w, [&]<Codes C>() { launch_streaming<C>(p, stream); });
+  with_codes(p.w, [&]<Codes C>() { launch_streaming<C, false>(p, Gate{}, stream); });
+}
+
+bool can_gate(const LinearProblem& p, const Matrix& up) {
+  return p.max_items_per_matrix <= kStreamingMaxItems && codes_of(up) == codes_of(p.w) && up.rows == p.w.rows &&
+         up.cols == p.w.cols && up.count == p.w.count;
+}
+
+void linear_swiglu(const LinearProblem& p, const Matrix& up, const float* up_bias, float limit, float alpha,
+                   cudaStream_t stream) {
+  check_problem(p);
+  if (!can_gate(p, up)) throw Error("cuda linear_swiglu: gate and up differ in shape or format, or too many items");
+  if (p.items == 0) return;
+  with_codes(p.w, [&]<Codes C>() { launch_streaming<C, true>(p, Gate{up, up_bias, limit, alpha}, stream); });
 }
 
 void linear_tiled(const LinearProblem& p, Precision precision, cudaStream_t stream) {

@@ -48,6 +48,14 @@ void linear(const LinearProblem& p, Precision precision, cudaStream_t stream);
 
 // The two kernels, for tests and benchmarks that pick one.
 void linear_streaming(const LinearProblem& p, cudaStream_t stream);
+
+// The experts' gate, up and SwiGLU in one streaming pass: y = clamped SwiGLU of (x·Wᵀ + bias)
+// and (x·Upᵀ + up_bias) (up_bias [w.count × w.rows] or null), the problem's w being the gate.
+// can_gate says whether the streaming kernel takes the pair: as many items as linear() streams,
+// and up of gate's shape and format.
+bool can_gate(const LinearProblem& p, const Matrix& up);
+void linear_swiglu(const LinearProblem& p, const Matrix& up, const float* up_bias, float limit, float alpha,
+                   cudaStream_t stream);
 void linear_tiled(const LinearProblem& p, Precision precision, cudaStream_t stream);
 
 }  // namespace gptoss::cuda

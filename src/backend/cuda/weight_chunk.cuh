@@ -146,4 +146,22 @@ inline Codes codes_of(const Matrix& w) {
   return Codes::f32;
 }
 
+// Calls launch.template operator()<C>() for the matrix's codes (host side): a kernel launch
+// instantiated for each format.
+template <class Launch>
+void with_codes(const Matrix& w, Launch&& launch) {
+  switch (codes_of(w)) {
+    case Codes::f32: return launch.template operator()<Codes::f32>();
+    case Codes::f16: return launch.template operator()<Codes::f16>();
+    case Codes::bf16: return launch.template operator()<Codes::bf16>();
+    case Codes::mxfp4: return launch.template operator()<Codes::mxfp4>();
+    case Codes::affine2: return launch.template operator()<Codes::affine2>();
+    case Codes::affine3: return launch.template operator()<Codes::affine3>();
+    case Codes::affine4: return launch.template operator()<Codes::affine4>();
+    case Codes::affine5: return launch.template operator()<Codes::affine5>();
+    case Codes::affine6: return launch.template operator()<Codes::affine6>();
+    case Codes::affine8: return launch.template operator()<Codes::affine8>();
+  }
+}
+
 }  // namespace gptoss::cuda
