@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include "gptoss/error.h"
 #include "model/rope.h"
@@ -50,7 +51,7 @@ namespace {
 
 // What a recorded run's arguments depend on besides the batch's indices: the buffers and cache
 // (addresses) and the row counts (see ExecutionContext::run_ops).
-uint64_t run_shape(std::initializer_list<uint64_t> parts) {
+uint64_t run_shape(const std::vector<uint64_t>& parts) {
   uint64_t h = 1469598103934665603ull;  // FNV-1a over the parts
   for (uint64_t p : parts) h = (h ^ p) * 1099511628211ull;
   return h;
@@ -127,11 +128,16 @@ Activations ForwardPass::run(const BatchLayout& layout, const KvLayers& kv, Hidd
     queue();
   } else {
     if (should_stop && should_stop()) throw Interrupted();
-    const auto address = [](const Buffer& b) { return static_cast<uint64_t>(reinterpret_cast<uintptr_t>(b.data())); };
-    ctx.run_ops(run_shape({static_cast<uint64_t>(n), static_cast<uint64_t>(outputs), address(x_), address(normed_),
-                           address(q_), address(k_), address(v_), address(attended_), address(delta_),
-                           address(outputs_), address(logits_),
-                           static_cast<uint64_t>(reinterpret_cast<uintptr_t>(kv.layer(0).keys))}),
+    const auto address = [](const void* p) { return static_cast<uint64_t>(reinterpret_cast<uintptr_t>(p)); };
+    std::vector<uint64_t> shape = {static_cast<uint64_t>(n), static_cast<uint64_t>(outputs)};
+    for (const Buffer* b : {&x_, &normed_, &q_, &k_, &v_, &attended_, &delta_, &outputs_, &logits_})
+      shape.push_back(address(b->data()));
+    // Every layer's cache: a pool that grows moves some layers' blocks and not others.
+    for (int l = 0; l < config_.num_layers; ++l) {
+      const KvLayerView view = kv.layer(l);
+      shape.insert(shape.end(), {address(view.keys), address(view.values), static_cast<uint64_t>(view.blocks)});
+    }
+    ctx.run_ops(run_shape(shape),
                 queue);
   }
   return result.first_rows(outputs);
