@@ -289,11 +289,16 @@ class CudaBackend final : public Backend {
         throw Error(std::string("out of GPU memory allocating ") + what + " (" + std::to_string(bytes) + " bytes)");
       }
       cuda_check(cudaMemset(data, 0, bytes), what);
+      // The memset runs on the legacy stream, which the contexts' streams do not wait for.
+      cuda_check(cudaDeviceSynchronize(), what);
     }
     return Buffer(data, dtype, elements, [](void* p) { cudaFree(p); });
   }
+  // Complete when it returns, and after everything queued before it on any context's stream
+  // (those streams do not wait for the legacy default stream, nor it for them).
   void copy(const void* from, void* to, int64_t bytes) override {
     if (bytes <= 0) return;
+    cuda_check(cudaDeviceSynchronize(), "copying device memory");
     cuda_check(cudaMemcpy(to, from, static_cast<size_t>(bytes), cudaMemcpyDeviceToDevice), "copying device memory");
     cuda_check(cudaDeviceSynchronize(), "copying device memory");
   }
