@@ -61,26 +61,37 @@ __device__ __forceinline__ void row_dots(const Matrix& w, const RowPointers& row
                                          int n, int chunks, int lane, const float* fp4_table,
                                          float (&acc)[kStreamingPass]) {
   constexpr bool kAffine = C >= Codes::affine2;
-  for (int c = lane; c < chunks; c += 32) {
-    Chunk chunk;
-    load_chunk<C>(w, row, c, fp4_table, chunk);
+  // Chunks loaded per round before any is decoded: as many as registers allow for the format.
+  constexpr int kAhead = C == Codes::f32 ? 1 : (C == Codes::f16 || C == Codes::bf16) ? 2 : 4;
+  for (int c0 = lane; c0 < chunks; c0 += 32 * kAhead) {
+    RawChunk<C> raw[kAhead];
 #pragma unroll
-    for (int it = 0; it < kStreamingPass; ++it) {
-      if (it >= n) break;
-      const float4* xc = reinterpret_cast<const float4*>(xs + (it * chunks + c) * kPaddedChunk);
-      float dot = 0.f;
+    for (int a = 0; a < kAhead; ++a)
+      if (c0 + 32 * a < chunks) load_raw<C>(w, row, c0 + 32 * a, raw[a]);
 #pragma unroll
-      for (int i = 0; i < 8; ++i) {
-        const float4 v = xc[i];
-        dot = fmaf(v.x, chunk.q[4 * i], dot);
-        dot = fmaf(v.y, chunk.q[4 * i + 1], dot);
-        dot = fmaf(v.z, chunk.q[4 * i + 2], dot);
-        dot = fmaf(v.w, chunk.q[4 * i + 3], dot);
+    for (int a = 0; a < kAhead; ++a) {
+      const int c = c0 + 32 * a;
+      if (c >= chunks) break;
+      Chunk chunk;
+      decode_raw<C>(raw[a], fp4_table, chunk);
+#pragma unroll
+      for (int it = 0; it < kStreamingPass; ++it) {
+        if (it >= n) break;
+        const float4* xc = reinterpret_cast<const float4*>(xs + (it * chunks + c) * kPaddedChunk);
+        float dot = 0.f;
+#pragma unroll
+        for (int i = 0; i < 8; ++i) {
+          const float4 v = xc[i];
+          dot = fmaf(v.x, chunk.q[4 * i], dot);
+          dot = fmaf(v.y, chunk.q[4 * i + 1], dot);
+          dot = fmaf(v.z, chunk.q[4 * i + 2], dot);
+          dot = fmaf(v.w, chunk.q[4 * i + 3], dot);
+        }
+        if constexpr (kAffine)
+          acc[it] = fmaf(chunk.scale, dot, fmaf(chunk.offset, sums[it * chunks + c], acc[it]));
+        else
+          acc[it] = fmaf(chunk.scale, dot, acc[it]);
       }
-      if constexpr (kAffine)
-        acc[it] = fmaf(chunk.scale, dot, fmaf(chunk.offset, sums[it * chunks + c], acc[it]));
-      else
-        acc[it] = fmaf(chunk.scale, dot, acc[it]);
     }
   }
 }

@@ -67,20 +67,49 @@ struct Chunk {
   float offset;
 };
 
+// Words of one chunk's codes as stored: f32 32, f16/bf16 16, mxfp4 4, affine `bits`.
+constexpr int chunk_words(Codes c) {
+  return c == Codes::f32 ? 32 : (c == Codes::f16 || c == Codes::bf16) ? 16 : c == Codes::mxfp4 ? 4 : affine_bits(c);
+}
+
+// One chunk as loaded from memory, not yet decoded: loading several chunks before decoding any
+// keeps several loads in flight per thread (the streaming products are latency-bound).
 template <Codes C>
-__device__ __forceinline__ void load_chunk(const Matrix& w, const RowPointers& row, int chunk, const float* fp4_table,
-                                           Chunk& out) {
-  if constexpr (C == Codes::f32) {
-    const float* p = reinterpret_cast<const float*>(row.codes) + chunk * 32;
+struct RawChunk {
+  uint32_t words[chunk_words(C)];
+  float scale;   // affine: the group's scale; mxfp4: the block's power of two
+  float offset;  // affine: the group's offset
+};
+
+template <Codes C>
+__device__ __forceinline__ void load_raw(const Matrix& w, const RowPointers& row, int chunk, RawChunk<C>& raw) {
+  constexpr int kWords = chunk_words(C);
+  const uint32_t* p = reinterpret_cast<const uint32_t*>(row.codes) + static_cast<int64_t>(chunk) * kWords;
 #pragma unroll
-    for (int i = 0; i < 32; ++i) out.q[i] = p[i];
-    out.scale = 1.f;
-    out.offset = 0.f;
+  for (int i = 0; i < kWords; ++i) raw.words[i] = p[i];
+  raw.scale = 1.f;
+  raw.offset = 0.f;
+  if constexpr (C == Codes::mxfp4) {
+    // E8M0: 2^(s − 127); s = 0 gives 2^−127, a subnormal float, exact.
+    raw.scale = exp2f(static_cast<float>(static_cast<int>(row.scales[chunk]) - 127));
+  } else if constexpr (C >= Codes::affine2) {
+    const int group = chunk * 32 / w.group_size;
+    raw.scale = load_scale_value(w.scale_type, row.scales, group);
+    raw.offset = load_scale_value(w.scale_type, row.biases, group);
+  }
+}
+
+template <Codes C>
+__device__ __forceinline__ void decode_raw(const RawChunk<C>& raw, const float* fp4_table, Chunk& out) {
+  out.scale = raw.scale;
+  out.offset = raw.offset;
+  if constexpr (C == Codes::f32) {
+#pragma unroll
+    for (int i = 0; i < 32; ++i) out.q[i] = __uint_as_float(raw.words[i]);
   } else if constexpr (C == Codes::f16 || C == Codes::bf16) {
-    const uint32_t* p = reinterpret_cast<const uint32_t*>(row.codes + chunk * 64);
 #pragma unroll
     for (int i = 0; i < 16; ++i) {
-      const uint32_t pair = p[i];
+      const uint32_t pair = raw.words[i];
       if constexpr (C == Codes::bf16) {
         out.q[2 * i] = __uint_as_float(pair << 16);
         out.q[2 * i + 1] = __uint_as_float(pair & 0xFFFF0000u);
@@ -91,39 +120,32 @@ __device__ __forceinline__ void load_chunk(const Matrix& w, const RowPointers& r
         out.q[2 * i + 1] = f.y;
       }
     }
-    out.scale = 1.f;
-    out.offset = 0.f;
   } else if constexpr (C == Codes::mxfp4) {
-    const uint32_t* p = reinterpret_cast<const uint32_t*>(row.codes + chunk * 16);
 #pragma unroll
     for (int word = 0; word < 4; ++word) {
-      const uint32_t bits = p[word];
 #pragma unroll
-      for (int j = 0; j < 8; ++j) out.q[word * 8 + j] = fp4_table[(bits >> (4 * j)) & 15];
+      for (int j = 0; j < 8; ++j) out.q[word * 8 + j] = fp4_table[(raw.words[word] >> (4 * j)) & 15];
     }
-    // E8M0: 2^(s − 127); s = 0 gives 2^−127, a subnormal float, exact.
-    out.scale = exp2f(static_cast<float>(static_cast<int>(row.scales[chunk]) - 127));
-    out.offset = 0.f;
   } else {
+    // 32 codes of kBits bits are exactly kBits words (LSB-first within the row).
     constexpr int kBits = affine_bits(C);
     constexpr uint32_t kMask = (1u << kBits) - 1;
-    // 32 codes of kBits bits are exactly kBits words (LSB-first within the row).
-    const uint32_t* p = reinterpret_cast<const uint32_t*>(row.codes + chunk * 4 * kBits);
-    uint32_t words[kBits + 1];
-#pragma unroll
-    for (int i = 0; i < kBits; ++i) words[i] = p[i];
-    words[kBits] = 0;
 #pragma unroll
     for (int i = 0; i < 32; ++i) {
       const int bit = i * kBits, word = bit >> 5, shift = bit & 31;
-      uint32_t q = words[word] >> shift;
-      if (shift + kBits > 32) q |= words[word + 1] << (32 - shift);
+      uint32_t q = raw.words[word] >> shift;
+      if (shift + kBits > 32) q |= raw.words[word + 1] << (32 - shift);
       out.q[i] = __uint_as_float(0x4B000000u | (q & kMask)) - 8388608.f;
     }
-    const int group = chunk * 32 / w.group_size;
-    out.scale = load_scale_value(w.scale_type, row.scales, group);
-    out.offset = load_scale_value(w.scale_type, row.biases, group);
   }
+}
+
+template <Codes C>
+__device__ __forceinline__ void load_chunk(const Matrix& w, const RowPointers& row, int chunk, const float* fp4_table,
+                                           Chunk& out) {
+  RawChunk<C> raw;
+  load_raw<C>(w, row, chunk, raw);
+  decode_raw<C>(raw, fp4_table, out);
 }
 
 // The kernels' template parameter for a matrix (host side).
