@@ -91,21 +91,24 @@ __global__ void __launch_bounds__(kStreamingWarps * 32) streaming_kernel(LinearP
 
 // ---- the tiled kernel (many items) -------------------------------------------------------------
 //
-// A block computes a 64 (weight rows) × 64 (items) tile of y. Per step of 32 inputs, 64 threads
-// dequantize one chunk of each of the tile's weight rows into shared memory while the others
-// gather the items' inputs; then every thread accumulates. bf16: 8 warps each own two 16×16
-// accumulator fragments of the tensor cores (inputs and weights rounded to bf16, sums in
-// float32); f32: each thread owns a 4 × 4 block of outputs.
+// A block computes a 64 (weight rows) × 64 (items) tile of y. Per step of kSteps chunks (32
+// inputs each), every thread dequantizes chunks of the tile's weight rows into shared memory
+// and gathers a share of the items' inputs; then every thread accumulates. bf16: 4 chunks a
+// step, 8 warps each own two 16×16 accumulator fragments of the tensor cores (inputs and
+// weights rounded to bf16, sums in float32); f32: 1 chunk a step (its tiles are twice as
+// large), each thread owns a 4 × 4 block of outputs.
 constexpr int kTile = 64;
 constexpr int kTiledThreads = 256;
 
 template <Codes C, bool kBf16>
 __global__ void __launch_bounds__(kTiledThreads) tiled_kernel(LinearProblem p) {
   using Element = std::conditional_t<kBf16, __nv_bfloat16, float>;
-  // bf16 rows are padded by 8 elements (16 bytes, wmma's alignment unit) against bank
-  // conflicts; f32 tiles are stored input-major [k][64 + 4] for the outer-product loop.
-  constexpr int kLd = kBf16 ? 32 + 8 : kTile + 4;
-  constexpr int kTileElements = kBf16 ? kTile * kLd : 32 * kLd;
+  constexpr int kSteps = kBf16 ? 4 : 1;
+  constexpr int kK = 32 * kSteps;  // inputs per step
+  // bf16 tiles are [64][kK + 8] (rows padded by 16 bytes, wmma's alignment unit, against bank
+  // conflicts); f32 tiles are stored input-major [kK][64 + 4] for the outer-product loop.
+  constexpr int kLd = kBf16 ? kK + 8 : kTile + 4;
+  constexpr int kTileElements = kBf16 ? kTile * kLd : kK * kLd;
   // Both tiles, and after the last step the bf16 accumulators (8 warps × 2 × 16 × 16 floats).
   constexpr int kSharedBytes = std::max<int>(2 * kTileElements * sizeof(Element), kBf16 ? 8 * 512 * 4 : 0);
   __shared__ __align__(32) unsigned char shared[kSharedBytes];
@@ -126,8 +129,13 @@ __global__ void __launch_bounds__(kTiledThreads) tiled_kernel(LinearProblem p) {
   __syncthreads();
 
   const int chunks = static_cast<int>(p.w.cols / 32);
-  const int64_t my_row = row0 + tid;  // the weight row this thread dequantizes (tid < 64)
-  const RowPointers weights = row_pointers(p.w, matrix, my_row < p.w.rows ? my_row : 0);
+  // This thread dequantizes row tid % 64 of the tile, chunk tid / 64 of each step (bf16: every
+  // thread; f32: the first 64).
+  const int my_step_chunk = tid / kTile;
+  const bool dequantizes = my_step_chunk < kSteps;
+  const int64_t my_row = row0 + tid % kTile;
+  const bool valid_row = my_row < p.w.rows;
+  const RowPointers weights = row_pointers(p.w, matrix, valid_row ? my_row : 0);
 
   using namespace nvcuda;
   wmma::fragment<wmma::accumulator, 16, 16, 16, float> frag_acc[2];
@@ -138,34 +146,37 @@ __global__ void __launch_bounds__(kTiledThreads) tiled_kernel(LinearProblem p) {
   }
   const int warp = tid / 32;
 
-  for (int c = 0; c < chunks; ++c) {
-    if (tid < kTile) {
+  for (int c0 = 0; c0 < chunks; c0 += kSteps) {
+    if (dequantizes) {
+      const int c = c0 + my_step_chunk;
       Chunk chunk;
-      const bool valid = my_row < p.w.rows;
+      const bool valid = valid_row && c < chunks;
       if (valid) load_chunk<C>(p.w, weights, c, fp4_table, chunk);
+      const int r = tid % kTile;
 #pragma unroll
       for (int i = 0; i < 32; ++i) {
         const float w = valid ? fmaf(chunk.scale, chunk.q[i], chunk.offset) : 0.f;
+        const int k = my_step_chunk * 32 + i;
         if constexpr (kBf16)
-          weights_tile[tid * kLd + i] = __float2bfloat16_rn(w);
+          weights_tile[r * kLd + k] = __float2bfloat16_rn(w);
         else
-          weights_tile[i * kLd + tid] = w;
+          weights_tile[k * kLd + r] = w;
       }
-    } else {
-      // 64 items × 32 inputs = 512 float4, over the other 192 threads.
-      for (int idx = tid - kTile; idx < kTile * 8; idx += kTiledThreads - kTile) {
-        const int item = idx / 8, part = idx % 8;
-        float4 v = make_float4(0.f, 0.f, 0.f, 0.f);
-        if (x_rows[item] >= 0)
-          v = *reinterpret_cast<const float4*>(p.x + x_rows[item] * p.x_stride + c * 32 + part * 4);
-        const float values[4] = {v.x, v.y, v.z, v.w};
+    }
+    // 64 items × kK inputs, as float4, over all threads.
+    for (int idx = tid; idx < kTile * kK / 4; idx += kTiledThreads) {
+      const int item = idx / (kK / 4), part = idx % (kK / 4);
+      const int input = c0 * 32 + part * 4;
+      float4 v = make_float4(0.f, 0.f, 0.f, 0.f);
+      if (x_rows[item] >= 0 && input < p.w.cols)
+        v = *reinterpret_cast<const float4*>(p.x + x_rows[item] * p.x_stride + input);
+      const float values[4] = {v.x, v.y, v.z, v.w};
 #pragma unroll
-        for (int j = 0; j < 4; ++j) {
-          if constexpr (kBf16)
-            inputs_tile[item * kLd + part * 4 + j] = __float2bfloat16_rn(values[j]);
-          else
-            inputs_tile[(part * 4 + j) * kLd + item] = values[j];
-        }
+      for (int j = 0; j < 4; ++j) {
+        if constexpr (kBf16)
+          inputs_tile[item * kLd + part * 4 + j] = __float2bfloat16_rn(values[j]);
+        else
+          inputs_tile[(part * 4 + j) * kLd + item] = values[j];
       }
     }
     __syncthreads();
@@ -173,7 +184,7 @@ __global__ void __launch_bounds__(kTiledThreads) tiled_kernel(LinearProblem p) {
       // Warp w: weight rows 16·(w % 4) …, items 32·(w / 4) … (two fragments).
       const int tile_row = (warp % 4) * 16, tile_item = (warp / 4) * 32;
 #pragma unroll
-      for (int k = 0; k < 32; k += 16) {
+      for (int k = 0; k < kK; k += 16) {
         wmma::fragment<wmma::matrix_a, 16, 16, 16, __nv_bfloat16, wmma::row_major> a;
         wmma::load_matrix_sync(a, weights_tile + tile_row * kLd + k, kLd);
 #pragma unroll
@@ -187,7 +198,7 @@ __global__ void __launch_bounds__(kTiledThreads) tiled_kernel(LinearProblem p) {
     } else {
       const int tr = (tid % 16) * 4, ti = (tid / 16) * 4;
 #pragma unroll 8
-      for (int k = 0; k < 32; ++k) {
+      for (int k = 0; k < kK; ++k) {
         float a[4], b[4];
 #pragma unroll
         for (int j = 0; j < 4; ++j) {
