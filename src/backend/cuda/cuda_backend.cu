@@ -29,10 +29,11 @@ namespace gptoss {
 
 namespace {
 
-// Device memory that grows on demand and keeps its address while big enough.
+// Device memory that grows on demand and keeps its address while big enough. Each growth
+// counts in `generation` (recorded graphs hold the old address).
 class Scratch {
  public:
-  Scratch() = default;
+  explicit Scratch(uint64_t* generation) : generation_(generation) {}
   Scratch(const Scratch&) = delete;
   Scratch& operator=(const Scratch&) = delete;
   ~Scratch() { cudaFree(data_); }
@@ -47,11 +48,13 @@ class Scratch {
       bytes_ = 0;
       cuda_check(cudaMalloc(&data_, bytes), what);
       bytes_ = bytes;
+      ++*generation_;
     }
     return static_cast<T*>(data_);
   }
 
  private:
+  uint64_t* generation_;
   void* data_ = nullptr;
   size_t bytes_ = 0;
 };
@@ -143,10 +146,12 @@ class CudaContext final : public ExecutionContext {
       at += count;
       return start;
     };
+    // The block tables last: they grow every few positions, and every other array's offset
+    // must depend only on what the recorded graphs are keyed by (rows, sequences, outputs).
     const int64_t tokens_at = place(rows), positions_at = place(rows), row_sequence_at = place(rows);
     const int64_t first_row_at = place(sequences), seq_rows_at = place(sequences);
     const int64_t offset_at = place(kMaxKvGroups * sequences), length_at = place(kMaxKvGroups * sequences);
-    const int64_t tables_at = place(tables), outputs_at = place(outputs);
+    const int64_t outputs_at = place(outputs), tables_at = place(tables);
     std::copy(layout.tokens.begin(), layout.tokens.end(), host + tokens_at);
     std::copy(layout.positions.begin(), layout.positions.end(), host + positions_at);
     std::copy(layout.block_tables.begin(), layout.block_tables.end(), host + tables_at);
@@ -193,6 +198,11 @@ class CudaContext final : public ExecutionContext {
   // instead of some 20 per layer.
   void run_ops(uint64_t shape, const std::function<void()>& queue) override {
     if (!graphs_enabled()) return queue();
+    if (generation_ != graphs_generation_) {
+      // A scratch buffer moved since these were recorded.
+      graphs_.clear();
+      graphs_generation_ = generation_;
+    }
     const uint64_t key = mix(shape, batch_shape_);
     if (const auto it = graphs_.find(key); it != graphs_.end()) {
       cuda_check(cudaGraphLaunch(it->second.get(), raw()), "replaying a recorded forward pass");
@@ -228,7 +238,9 @@ class CudaContext final : public ExecutionContext {
   }
 
   // Scratch of the mixture of experts and of attention, and host staging for sampling.
-  Scratch router_logits, routing, gate, up, hidden, expert_out, attention, greedy_ids;
+  uint64_t generation_ = 0;  // growths of the scratch buffers so far
+  Scratch router_logits{&generation_}, routing{&generation_}, gate{&generation_}, up{&generation_},
+      hidden{&generation_}, expert_out{&generation_}, attention{&generation_}, greedy_ids{&generation_};
   PinnedBuffer logits_host, ids_host;
   sampling::Workspace sampling;
 
@@ -249,7 +261,8 @@ class CudaContext final : public ExecutionContext {
   const BatchLayout* layout_ = nullptr;
   DeviceBatch batch_;
   uint64_t batch_shape_ = 0;
-  Scratch indices_;
+  Scratch indices_{&generation_};
+  uint64_t graphs_generation_ = 0;
   PinnedBuffer staging_;
   std::unordered_set<uint64_t> seen_;
   std::unordered_map<uint64_t, GraphExec> graphs_;
