@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/device_info.h"
 
 namespace gptoss::cuda {
 
@@ -45,11 +46,8 @@ double measure_copy_bandwidth_gbs() {
   DeviceBuffer from(kBytes), to(kBytes);
   // Random-looking contents: a copy of zeros has been seen to run faster than of real data.
   cuda_check(cudaMemset(from.data, 0x5A, kBytes), "filling the bandwidth probe");
-  int device = 0, sms = 0;
-  cuda_check(cudaGetDevice(&device), "reading the device");
-  cuda_check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device), "reading the device");
   const size_t vectors = kBytes / sizeof(uint4);
-  const unsigned blocks = static_cast<unsigned>(sms) * 4;
+  const unsigned blocks = static_cast<unsigned>(multiprocessor_count()) * 4;
   Event start, stop;
   std::vector<float> ms;
   for (int run = -2; run < kRuns; ++run) {  // two warm-up runs

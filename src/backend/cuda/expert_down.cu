@@ -1,8 +1,10 @@
 #include "backend/cuda/expert_down.cuh"
 
+#include <algorithm>
 #include <string>
 
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/device_info.h"
 #include "backend/cuda/streaming_dot.cuh"
 #include "gptoss/error.h"
 
@@ -28,20 +30,22 @@ __global__ void __launch_bounds__(kWarps * 32)
                         k, chunks, xs);
   __syncthreads();
   const int warp = static_cast<int>(threadIdx.x) / 32, lane = static_cast<int>(threadIdx.x) % 32;
-  const int64_t row = static_cast<int64_t>(blockIdx.x) * kWarps + warp;
-  if (row >= down.rows) return;
   const float* sums = chunk_sums_of(xs, k, chunks);
-  float total = 0.f;
-  for (int j = 0; j < k; ++j) {
-    const int e = expert[token * k + j];
-    float acc[kStreamingPass] = {};
-    row_dots<C>(down, row_pointers(down, e, row), xs + static_cast<int64_t>(j) * chunks * kPaddedChunk,
-                sums + j * chunks, 1, chunks, lane, fp4_table, acc);
-    float v = warp_sum(acc[0]);
-    if (down_bias != nullptr) v += down_bias[static_cast<int64_t>(e) * down.rows + row];
-    total = fmaf(weight[token * k + j], v, total);
+  // The block's rows, a warp each at a time: the staging above is paid once per block.
+  for (int64_t row = static_cast<int64_t>(blockIdx.x) * kWarps + warp; row < down.rows;
+       row += static_cast<int64_t>(gridDim.x) * kWarps) {
+    float total = 0.f;
+    for (int j = 0; j < k; ++j) {
+      const int e = expert[token * k + j];
+      float acc[kStreamingPass] = {};
+      row_dots<C>(down, row_pointers(down, e, row), xs + static_cast<int64_t>(j) * chunks * kPaddedChunk,
+                  sums + j * chunks, 1, chunks, lane, fp4_table, acc);
+      float v = warp_sum(acc[0]);
+      if (down_bias != nullptr) v += down_bias[static_cast<int64_t>(e) * down.rows + row];
+      total = fmaf(weight[token * k + j], v, total);
+    }
+    if (lane == 0) out[static_cast<int64_t>(token) * down.rows + row] = total;
   }
-  if (lane == 0) out[static_cast<int64_t>(token) * down.rows + row] = total;
 }
 
 }  // namespace
@@ -60,7 +64,10 @@ void down_combine(const Matrix& down, const float* down_bias, const float* hidde
       return true;
     }();
     (void)raised;
-    const dim3 grid(static_cast<unsigned>((down.rows + kWarps - 1) / kWarps), static_cast<unsigned>(rows));
+    // About four blocks per multiprocessor, each looping over rows (one staging per block).
+    const int64_t row_blocks = (down.rows + kWarps - 1) / kWarps;
+    const int64_t wanted = std::max<int64_t>(1, 4 * static_cast<int64_t>(multiprocessor_count()) / rows);
+    const dim3 grid(static_cast<unsigned>(std::min(row_blocks, wanted)), static_cast<unsigned>(rows));
     down_combine_kernel<C><<<grid, kWarps * 32, shared, stream>>>(down, down_bias, hidden, routing.expert,
                                                                   routing.weight, routing.pair_item, k, out);
   });

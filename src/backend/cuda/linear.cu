@@ -7,6 +7,7 @@
 #include <type_traits>
 
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/device_info.h"
 #include "backend/cuda/streaming_dot.cuh"
 #include "backend/cuda/weight_chunk.cuh"
 #include "gptoss/error.h"
@@ -55,10 +56,6 @@ __global__ void __launch_bounds__(kStreamingWarps * 32) streaming_kernel(LinearP
   float* xs = reinterpret_cast<float*>(shared4);
   if (threadIdx.x < 16) fp4_table[threadIdx.x] = fp4_value(static_cast<int>(threadIdx.x));
   const int warp = static_cast<int>(threadIdx.x) / 32, lane = static_cast<int>(threadIdx.x) % 32;
-  const int64_t row = static_cast<int64_t>(blockIdx.x) * kStreamingWarps + warp;
-  const bool has_row = row < p.w.rows;
-  const RowPointers weights = row_pointers(p.w, matrix, has_row ? row : 0);
-  const RowPointers up_weights = kGated ? row_pointers(gate.up, matrix, has_row ? row : 0) : weights;
   constexpr bool kAffine = C >= Codes::affine2;
 
   for (int i0 = 0; i0 < count; i0 += pass_items) {
@@ -67,24 +64,28 @@ __global__ void __launch_bounds__(kStreamingWarps * 32) streaming_kernel(LinearP
     stage_inputs<kAffine>(p.x, p.x_stride, [&](int item) { return x_row_of(p, first + i0 + item); }, n, pass_items,
                           chunks, xs);
     __syncthreads();
-    if (!has_row) continue;
-    float acc[kStreamingPass], up_acc[kStreamingPass];
-#pragma unroll
-    for (int it = 0; it < kStreamingPass; ++it) acc[it] = up_acc[it] = 0.f;
     const float* sums = chunk_sums_of(xs, pass_items, chunks);
-    row_dots<C>(p.w, weights, xs, sums, n, chunks, lane, fp4_table, acc);
-    if constexpr (kGated) row_dots<C>(gate.up, up_weights, xs, sums, n, chunks, lane, fp4_table, up_acc);
+    // The block's rows, a warp each at a time: the staging above is paid once per block.
+    for (int64_t row = static_cast<int64_t>(blockIdx.x) * kStreamingWarps + warp; row < p.w.rows;
+         row += static_cast<int64_t>(gridDim.x) * kStreamingWarps) {
+      float acc[kStreamingPass], up_acc[kStreamingPass];
 #pragma unroll
-    for (int it = 0; it < kStreamingPass; ++it) {
-      if (it >= n) break;
-      float v = warp_sum(acc[it]);
-      if (p.bias != nullptr) v += p.bias[static_cast<int64_t>(matrix) * p.w.rows + row];
-      if constexpr (kGated) {
-        float u = warp_sum(up_acc[it]);
-        if (gate.up_bias != nullptr) u += gate.up_bias[static_cast<int64_t>(matrix) * p.w.rows + row];
-        v = clamped_swiglu(v, u, gate.limit, gate.alpha);
+      for (int it = 0; it < kStreamingPass; ++it) acc[it] = up_acc[it] = 0.f;
+      row_dots<C>(p.w, row_pointers(p.w, matrix, row), xs, sums, n, chunks, lane, fp4_table, acc);
+      if constexpr (kGated)
+        row_dots<C>(gate.up, row_pointers(gate.up, matrix, row), xs, sums, n, chunks, lane, fp4_table, up_acc);
+#pragma unroll
+      for (int it = 0; it < kStreamingPass; ++it) {
+        if (it >= n) break;
+        float v = warp_sum(acc[it]);
+        if (p.bias != nullptr) v += p.bias[static_cast<int64_t>(matrix) * p.w.rows + row];
+        if constexpr (kGated) {
+          float u = warp_sum(up_acc[it]);
+          if (gate.up_bias != nullptr) u += gate.up_bias[static_cast<int64_t>(matrix) * p.w.rows + row];
+          v = clamped_swiglu(v, u, gate.limit, gate.alpha);
+        }
+        if (lane == 0) p.y[static_cast<int64_t>(first + i0 + it) * p.y_stride + row] = v;
       }
-      if (lane == 0) p.y[static_cast<int64_t>(first + i0 + it) * p.y_stride + row] = v;
     }
   }
 }
@@ -247,6 +248,9 @@ void check_problem(const LinearProblem& p) {
 
 int matrices_of(const LinearProblem& p) { return std::max(p.matrices, 1); }
 
+constexpr int kStreamingBlocksPerSm = 4;
+
+
 template <Codes C, bool kGated>
 void launch_streaming(const LinearProblem& p, const Gate& gate, cudaStream_t stream) {
   const int pass = std::clamp(p.max_items_per_matrix, 1, kStreamingPass);
@@ -258,8 +262,11 @@ void launch_streaming(const LinearProblem& p, const Gate& gate, cudaStream_t str
     return true;
   }();
   (void)raised;
-  const dim3 grid(static_cast<unsigned>((p.w.rows + kStreamingWarps - 1) / kStreamingWarps),
-                  static_cast<unsigned>(matrices_of(p)));
+  // Enough blocks to keep every multiprocessor busy, each looping over rows, so that a
+  // block's input staging serves several rows.
+  const int64_t row_blocks = (p.w.rows + kStreamingWarps - 1) / kStreamingWarps;
+  const int64_t wanted = std::max<int64_t>(1, kStreamingBlocksPerSm * multiprocessor_count() / matrices_of(p));
+  const dim3 grid(static_cast<unsigned>(std::min(row_blocks, wanted)), static_cast<unsigned>(matrices_of(p)));
   streaming_kernel<C, kGated><<<grid, kStreamingWarps * 32, shared, stream>>>(p, gate, pass);
   cuda_check_launch("streaming linear kernel");
 }
