@@ -137,8 +137,7 @@ Activations ForwardPass::run(const BatchLayout& layout, const KvLayers& kv, Hidd
       const KvLayerView view = kv.layer(l);
       shape.insert(shape.end(), {address(view.keys), address(view.values), static_cast<uint64_t>(view.blocks)});
     }
-    ctx.run_ops(run_shape(shape),
-                queue);
+    ctx.run_ops(run_shape(shape), queue);
   }
   return result.first_rows(outputs);
 }

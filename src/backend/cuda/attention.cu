@@ -6,6 +6,7 @@
 #include <string>
 
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/device_info.h"
 #include "backend/kv_blocks.h"
 #include "gptoss/error.h"
 
@@ -16,7 +17,7 @@ namespace {
 constexpr int kTile = 64;           // keys per step of a split
 constexpr int kThreads = 128;       // per block of the split kernel
 constexpr int kMaxOutputs = 16;     // outputs (query head × dim) each thread accumulates
-constexpr int kTargetBlocks = 264;  // two per SM of an H200: below this, keys are split further
+constexpr int kTargetBlocksPerSm = 2;  // (row, kv head, split) blocks per SM: fewer rows split their keys more
 constexpr int kMaxSplits = 64;
 constexpr size_t kMaxSharedBytes = 48 * 1024;
 
@@ -39,7 +40,8 @@ int split_count(const DeviceBatch& batch, const AttentionParameters& p) {
   if (p.window > 0) keys = std::min<int64_t>(keys, p.window);
   const int64_t tiles = (keys + kTile - 1) / kTile;
   const int64_t items = std::max<int64_t>(1, static_cast<int64_t>(batch.rows) * p.kv_heads);
-  const int64_t wanted = (kTargetBlocks + items - 1) / items;
+  const int64_t target = static_cast<int64_t>(kTargetBlocksPerSm) * cuda::multiprocessor_count();
+  const int64_t wanted = (target + items - 1) / items;
   return static_cast<int>(std::clamp<int64_t>(std::min(tiles, wanted), 1, kMaxSplits));
 }
 
