@@ -132,7 +132,7 @@ Activations ForwardPass::run(const BatchLayout& layout, const KvLayers& kv, Hidd
     std::vector<uint64_t> shape = {static_cast<uint64_t>(n), static_cast<uint64_t>(outputs)};
     for (const Buffer* b : {&x_, &normed_, &q_, &k_, &v_, &attended_, &delta_, &outputs_, &logits_})
       shape.push_back(address(b->data()));
-    // Every layer's cache: a pool that grows moves some layers' blocks and not others.
+    // Every layer's cache view: a recording holds each layer's addresses and block count.
     for (int l = 0; l < config_.num_layers; ++l) {
       const KvLayerView view = kv.layer(l);
       shape.insert(shape.end(), {address(view.keys), address(view.values), static_cast<uint64_t>(view.blocks)});
