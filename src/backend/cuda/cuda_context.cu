@@ -45,98 +45,98 @@ bool graphs_enabled() {
 std::unique_ptr<Event> CudaStream::record() { return std::make_unique<CudaEvent>(stream_); }
 
 void CudaContext::begin_batch(const BatchLayout& layout) {
-    layout_ = &layout;
-    const auto rows = static_cast<int64_t>(layout.tokens.size());
-    const auto sequences = static_cast<int64_t>(layout.sequences.size());
-    const auto outputs = static_cast<int64_t>(layout.output_rows.size());
-    const auto tables = static_cast<int64_t>(layout.block_tables.size());
-    const int64_t total = 3 * rows + 2 * sequences + 2 * kMaxKvGroups * sequences + tables + outputs;
-    // The previous batch's transfer may still read the staging buffer.
-    stream_.synchronize();
-    int32_t* host = staging_.get<int32_t>(total);
-    int32_t* device = indices_.get<int32_t>(total, stream_.get(), "allocating the batch layout");
-    int64_t at = 0;
-    auto place = [&](int64_t count) {
-      const int64_t start = at;
-      at += count;
-      return start;
-    };
-    // The block tables last: they grow every few positions, and every other array's offset
-    // must depend only on what the recorded graphs are keyed by (rows, sequences, outputs).
-    const int64_t tokens_at = place(rows), positions_at = place(rows), row_sequence_at = place(rows);
-    const int64_t first_row_at = place(sequences), seq_rows_at = place(sequences);
-    const int64_t offset_at = place(kMaxKvGroups * sequences), length_at = place(kMaxKvGroups * sequences);
-    const int64_t outputs_at = place(outputs), tables_at = place(tables);
-    std::copy(layout.tokens.begin(), layout.tokens.end(), host + tokens_at);
-    std::copy(layout.positions.begin(), layout.positions.end(), host + positions_at);
-    std::copy(layout.block_tables.begin(), layout.block_tables.end(), host + tables_at);
-    int max_position = 0;
-    for (int32_t p : layout.positions) max_position = std::max(max_position, p);
-    for (int64_t s = 0; s < sequences; ++s) {
-      const auto& seq = layout.sequences[static_cast<size_t>(s)];
-      host[first_row_at + s] = checked_int32(seq.first_row, "row");
-      host[seq_rows_at + s] = checked_int32(seq.rows, "row count");
-      for (int64_t r = seq.first_row; r < seq.first_row + seq.rows; ++r) host[row_sequence_at + r] = static_cast<int32_t>(s);
-      for (int g = 0; g < kMaxKvGroups; ++g) {
-        host[offset_at + s * kMaxKvGroups + g] = checked_int32(seq.table_offset[static_cast<size_t>(g)], "block table offset");
-        host[length_at + s * kMaxKvGroups + g] = seq.table_length[static_cast<size_t>(g)];
-      }
+  layout_ = &layout;
+  const auto rows = static_cast<int64_t>(layout.tokens.size());
+  const auto sequences = static_cast<int64_t>(layout.sequences.size());
+  const auto outputs = static_cast<int64_t>(layout.output_rows.size());
+  const auto tables = static_cast<int64_t>(layout.block_tables.size());
+  const int64_t total = 3 * rows + 2 * sequences + 2 * kMaxKvGroups * sequences + tables + outputs;
+  // The previous batch's transfer may still read the staging buffer.
+  stream_.synchronize();
+  int32_t* host = staging_.get<int32_t>(total);
+  int32_t* device = indices_.get<int32_t>(total, stream_.get(), "allocating the batch layout");
+  int64_t at = 0;
+  auto place = [&](int64_t count) {
+    const int64_t start = at;
+    at += count;
+    return start;
+  };
+  // The block tables last: they grow every few positions, and every other array's offset
+  // must depend only on what the recorded graphs are keyed by (rows, sequences, outputs).
+  const int64_t tokens_at = place(rows), positions_at = place(rows), row_sequence_at = place(rows);
+  const int64_t first_row_at = place(sequences), seq_rows_at = place(sequences);
+  const int64_t offset_at = place(kMaxKvGroups * sequences), length_at = place(kMaxKvGroups * sequences);
+  const int64_t outputs_at = place(outputs), tables_at = place(tables);
+  std::copy(layout.tokens.begin(), layout.tokens.end(), host + tokens_at);
+  std::copy(layout.positions.begin(), layout.positions.end(), host + positions_at);
+  std::copy(layout.block_tables.begin(), layout.block_tables.end(), host + tables_at);
+  int max_position = 0;
+  for (int32_t p : layout.positions) max_position = std::max(max_position, p);
+  for (int64_t s = 0; s < sequences; ++s) {
+    const auto& seq = layout.sequences[static_cast<size_t>(s)];
+    host[first_row_at + s] = checked_int32(seq.first_row, "row");
+    host[seq_rows_at + s] = checked_int32(seq.rows, "row count");
+    for (int64_t r = seq.first_row; r < seq.first_row + seq.rows; ++r) host[row_sequence_at + r] = static_cast<int32_t>(s);
+    for (int g = 0; g < kMaxKvGroups; ++g) {
+      host[offset_at + s * kMaxKvGroups + g] = checked_int32(seq.table_offset[static_cast<size_t>(g)], "block table offset");
+      host[length_at + s * kMaxKvGroups + g] = seq.table_length[static_cast<size_t>(g)];
     }
-    for (int64_t i = 0; i < outputs; ++i) host[outputs_at + i] = checked_int32(layout.output_rows[static_cast<size_t>(i)], "output row");
-    stream_.copy_to_device(host, total * static_cast<int64_t>(sizeof(int32_t)), device);
-
-    batch_ = DeviceBatch{};
-    batch_.rows = checked_int32(rows, "batch rows");
-    batch_.sequences = static_cast<int>(sequences);
-    batch_.outputs = static_cast<int>(outputs);
-    batch_.tokens = device + tokens_at;
-    batch_.positions = device + positions_at;
-    batch_.row_sequence = device + row_sequence_at;
-    batch_.seq_first_row = device + first_row_at;
-    batch_.seq_rows = device + seq_rows_at;
-    batch_.table_offset = device + offset_at;
-    batch_.table_length = device + length_at;
-    batch_.block_tables = device + tables_at;
-    batch_.output_rows = device + outputs_at;
-    batch_.max_position = max_position;
-    // The kernels' launch shapes depend on these; the attention grid on the context length's
-    // power-of-two bucket, so one recording serves a decode step's next few hundred positions.
-    batch_shape_ = mix(mix(mix(mix(static_cast<uint64_t>(rows), static_cast<uint64_t>(sequences)),
-                               static_cast<uint64_t>(outputs)),
-                           std::bit_ceil(static_cast<uint64_t>(max_position) + 1)),
-                       static_cast<uint64_t>(reinterpret_cast<uintptr_t>(device)));
   }
+  for (int64_t i = 0; i < outputs; ++i) host[outputs_at + i] = checked_int32(layout.output_rows[static_cast<size_t>(i)], "output row");
+  stream_.copy_to_device(host, total * static_cast<int64_t>(sizeof(int32_t)), device);
+
+  batch_ = DeviceBatch{};
+  batch_.rows = checked_int32(rows, "batch rows");
+  batch_.sequences = static_cast<int>(sequences);
+  batch_.outputs = static_cast<int>(outputs);
+  batch_.tokens = device + tokens_at;
+  batch_.positions = device + positions_at;
+  batch_.row_sequence = device + row_sequence_at;
+  batch_.seq_first_row = device + first_row_at;
+  batch_.seq_rows = device + seq_rows_at;
+  batch_.table_offset = device + offset_at;
+  batch_.table_length = device + length_at;
+  batch_.block_tables = device + tables_at;
+  batch_.output_rows = device + outputs_at;
+  batch_.max_position = max_position;
+  // The kernels' launch shapes depend on these; the attention grid on the context length's
+  // power-of-two bucket, so one recording serves a decode step's next few hundred positions.
+  batch_shape_ = mix(mix(mix(mix(static_cast<uint64_t>(rows), static_cast<uint64_t>(sequences)),
+                             static_cast<uint64_t>(outputs)),
+                         std::bit_ceil(static_cast<uint64_t>(max_position) + 1)),
+                     static_cast<uint64_t>(reinterpret_cast<uintptr_t>(device)));
+}
 
 void CudaContext::run_ops(uint64_t shape, const std::function<void()>& queue) {
-    if (!graphs_enabled()) return queue();
-    if (generation_ != graphs_generation_) {
-      // A scratch buffer moved since these were recorded.
-      graphs_.clear();
-      graphs_generation_ = generation_;
-    }
-    const uint64_t key = mix(shape, batch_shape_);
-    if (const auto it = graphs_.find(key); it != graphs_.end()) {
-      cuda_check(cudaGraphLaunch(it->second.get(), raw()), "replaying a recorded forward pass");
-      return;
-    }
-    if (seen_.insert(key).second) return queue();
-    cuda_check(cudaStreamBeginCapture(raw(), cudaStreamCaptureModeThreadLocal), "recording a forward pass");
-    cudaGraph_t graph = nullptr;
-    try {
-      queue();
-    } catch (...) {
-      cudaStreamEndCapture(raw(), &graph);
-      if (graph != nullptr) cudaGraphDestroy(graph);
-      throw;
-    }
-    cuda_check(cudaStreamEndCapture(raw(), &graph), "recording a forward pass");
-    cudaGraphExec_t exec = nullptr;
-    const cudaError_t status = cudaGraphInstantiate(&exec, graph, 0);
-    cudaGraphDestroy(graph);
-    cuda_check(status, "instantiating a recorded forward pass");
-    if (graphs_.size() >= kMaxGraphs) graphs_.clear();
-    graphs_.emplace(key, GraphExec(exec, cudaGraphExecDestroy));
-    cuda_check(cudaGraphLaunch(exec, raw()), "replaying a recorded forward pass");
+  if (!graphs_enabled()) return queue();
+  if (generation_ != graphs_generation_) {
+    // A scratch buffer moved since these were recorded.
+    graphs_.clear();
+    graphs_generation_ = generation_;
   }
+  const uint64_t key = mix(shape, batch_shape_);
+  if (const auto it = graphs_.find(key); it != graphs_.end()) {
+    cuda_check(cudaGraphLaunch(it->second.get(), raw()), "replaying a recorded forward pass");
+    return;
+  }
+  if (seen_.insert(key).second) return queue();
+  cuda_check(cudaStreamBeginCapture(raw(), cudaStreamCaptureModeThreadLocal), "recording a forward pass");
+  cudaGraph_t graph = nullptr;
+  try {
+    queue();
+  } catch (...) {
+    cudaStreamEndCapture(raw(), &graph);
+    if (graph != nullptr) cudaGraphDestroy(graph);
+    throw;
+  }
+  cuda_check(cudaStreamEndCapture(raw(), &graph), "recording a forward pass");
+  cudaGraphExec_t exec = nullptr;
+  const cudaError_t status = cudaGraphInstantiate(&exec, graph, 0);
+  cudaGraphDestroy(graph);
+  cuda_check(status, "instantiating a recorded forward pass");
+  if (graphs_.size() >= kMaxGraphs) graphs_.clear();
+  graphs_.emplace(key, GraphExec(exec, cudaGraphExecDestroy));
+  cuda_check(cudaGraphLaunch(exec, raw()), "replaying a recorded forward pass");
+}
 
 }  // namespace gptoss::cuda
