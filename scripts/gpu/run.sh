@@ -30,6 +30,10 @@ if [ "$stage" = tests ] || [ "$stage" = all ]; then
       tee "$out/cuda_tests-${suite#\*}.log" | tail -25
     [ "${PIPESTATUS[0]}" = 0 ] || status=1
   done
+  echo "== cuda_server"
+  GPTOSS_CLI="$root/build/gptoss" GPTOSS_TINY_MODEL_DIR="$root/build/models/tiny-gpt-oss" \
+    timeout 300 python3 tests/cuda/server_test.py 2>&1 | tee "$out/cuda_server.log" | tail -8
+  [ "${PIPESTATUS[0]}" = 0 ] || status=1
   echo "== cuda_model_tests"
   timeout 300 build/tests/cuda/cuda_model_tests --gtest_brief=1 2>&1 | tee "$out/cuda_model_tests.log" | tail -25
   [ "${PIPESTATUS[0]}" = 0 ] || status=1
