@@ -10,6 +10,7 @@
 #include <numeric>
 
 #include "gptoss/error.h"
+#include "runtime/sampling_reference.h"
 #include "support/test_support.h"
 
 namespace gptoss {
@@ -33,52 +34,6 @@ std::vector<int32_t> sorted_ids(const std::vector<Candidate>& candidates) {
   return ids;
 }
 
-// The distribution mlx_lm's make_sampler draws from: log-softmax, then apply_top_p (ascending
-// sort, keep where the cumulative probability exceeds 1 − top_p), apply_min_p, apply_top_k, and
-// softmax(logprobs / temp) over what is left. The logits used here have no ties.
-std::vector<double> mlx_lm_distribution(const std::vector<float>& logits, const SamplerOptions& o) {
-  const size_t n = logits.size();
-  const double max = *std::max_element(logits.begin(), logits.end());
-  double sum = 0;
-  for (float x : logits) sum += std::exp(x - max);
-  std::vector<double> lp(n);
-  for (size_t i = 0; i < n; ++i) lp[i] = logits[i] - max - std::log(sum);
-  const double minus_inf = -std::numeric_limits<double>::infinity();
-  std::vector<size_t> ascending(n);
-  std::iota(ascending.begin(), ascending.end(), 0);
-  std::sort(ascending.begin(), ascending.end(), [&](size_t a, size_t b) { return lp[a] < lp[b]; });
-  if (o.top_p > 0 && o.top_p < 1) {
-    double cumulative = 0;
-    std::vector<double> filtered = lp;
-    for (size_t i : ascending) {
-      cumulative += std::exp(lp[i]);
-      if (!(cumulative > 1 - o.top_p)) filtered[i] = minus_inf;
-    }
-    lp = filtered;
-  }
-  if (o.min_p != 0) {
-    const double threshold = *std::max_element(lp.begin(), lp.end()) + std::log(o.min_p);
-    std::vector<double> filtered = lp;
-    for (size_t i = 0; i < n; ++i)
-      if (lp[i] < threshold) filtered[i] = minus_inf;
-    // The min_tokens_to_keep best keep their (possibly already −inf) log-probabilities.
-    for (size_t r = 0; r < static_cast<size_t>(o.min_tokens_to_keep); ++r) filtered[ascending[n - 1 - r]] = lp[ascending[n - 1 - r]];
-    lp = filtered;
-  }
-  if (o.top_k > 0)
-    for (size_t r = static_cast<size_t>(o.top_k); r < n; ++r) lp[ascending[n - 1 - r]] = minus_inf;
-  std::vector<double> p(n);
-  double total = 0;
-  for (size_t i = 0; i < n; ++i) total += p[i] = std::exp(lp[i] / o.temperature);
-  for (double& x : p) x /= total;
-  return p;
-}
-
-// Upper 0.1% points of the chi-square distribution, degrees of freedom 1..20.
-constexpr double kChiSquare999[] = {10.828, 13.816, 16.266, 18.467, 20.515, 22.458, 24.322,
-                                    26.124, 27.877, 29.588, 31.264, 32.909, 34.528, 36.123,
-                                    37.697, 39.252, 40.790, 42.312, 43.820, 45.315};
-
 // Draws `draws` tokens and compares their counts with `expected` (Pearson's chi-square over the
 // tokens of non-zero probability; a token of probability zero must never come).
 void expect_distribution(const std::vector<float>& logits, const SamplerOptions& options,
@@ -86,21 +41,7 @@ void expect_distribution(const std::vector<float>& logits, const SamplerOptions&
   Sampler sampler(options, static_cast<int32_t>(expected.size()));
   std::vector<int> counts(logits.size());
   for (int i = 0; i < draws; ++i) ++counts[static_cast<size_t>(sampler.sample(logits, {}))];
-  double chi_square = 0;
-  int categories = 0;
-  for (size_t i = 0; i < expected.size(); ++i) {
-    if (expected[i] == 0) {
-      EXPECT_EQ(counts[i], 0) << "token " << i << " has probability zero";
-      continue;
-    }
-    const double e = expected[i] * draws;
-    ASSERT_GE(e, 5) << "too few draws for token " << i;
-    chi_square += (counts[i] - e) * (counts[i] - e) / e;
-    ++categories;
-  }
-  for (size_t i = expected.size(); i < logits.size(); ++i) EXPECT_EQ(counts[i], 0) << "token " << i << " is beyond the vocabulary";
-  ASSERT_GE(categories, 2);
-  EXPECT_LT(chi_square, kChiSquare999[categories - 2]) << categories - 1 << " degrees of freedom";
+  test::expect_counts_follow(counts, expected, draws);
 }
 
 // Twelve tokens without ties, and four padding rows beyond the vocabulary that would win.
@@ -125,20 +66,20 @@ int count_nonzero(const std::vector<double>& p) {
 TEST(SamplerDistribution, Temperature) {
   for (float temperature : {1.0f, 0.7f, 2.0f}) {
     const auto options = with(temperature);
-    expect_distribution(kLogits, options, mlx_lm_distribution(kVocabLogits, options));
+    expect_distribution(kLogits, options, test::mlx_lm_distribution(kVocabLogits, options));
   }
 }
 
 TEST(SamplerDistribution, TopP) {
   const auto options = with(1.5f, 0.75f);
-  const auto expected = mlx_lm_distribution(kVocabLogits, options);
+  const auto expected = test::mlx_lm_distribution(kVocabLogits, options);
   EXPECT_EQ(count_nonzero(expected), 4);
   expect_distribution(kLogits, options, expected);
 }
 
 TEST(SamplerDistribution, MinP) {
   const auto options = with(0.7f, 1, 0.2f);
-  const auto expected = mlx_lm_distribution(kVocabLogits, options);
+  const auto expected = test::mlx_lm_distribution(kVocabLogits, options);
   EXPECT_EQ(count_nonzero(expected), 5);  // logit ≥ 2 + ln 0.2 = 0.39
   expect_distribution(kLogits, options, expected);
 }
@@ -146,14 +87,14 @@ TEST(SamplerDistribution, MinP) {
 TEST(SamplerDistribution, MinPKeepsMinTokensToKeep) {
   auto options = with(1.f, 1, 0.9f);
   options.min_tokens_to_keep = 3;
-  const auto expected = mlx_lm_distribution(kVocabLogits, options);
+  const auto expected = test::mlx_lm_distribution(kVocabLogits, options);
   EXPECT_EQ(count_nonzero(expected), 3);
   expect_distribution(kLogits, options, expected);
 }
 
 TEST(SamplerDistribution, TopK) {
   const auto options = with(2.f, 1, 0, 4);
-  const auto expected = mlx_lm_distribution(kVocabLogits, options);
+  const auto expected = test::mlx_lm_distribution(kVocabLogits, options);
   EXPECT_EQ(count_nonzero(expected), 4);
   expect_distribution(kLogits, options, expected);
 }
@@ -161,7 +102,7 @@ TEST(SamplerDistribution, TopK) {
 TEST(SamplerDistribution, FiltersChainedThenTemperature) {
   // Alone, top-p keeps 7 tokens, min-p 8 and top-k 6; the temperature only shapes the draw.
   const auto options = with(1.3f, 0.93f, 0.07f, 6);
-  const auto expected = mlx_lm_distribution(kVocabLogits, options);
+  const auto expected = test::mlx_lm_distribution(kVocabLogits, options);
   EXPECT_EQ(count_nonzero(expected), 6);
   expect_distribution(kLogits, options, expected);
 }
@@ -174,26 +115,14 @@ TEST(SamplerDistribution, AllowedMaskRemovesTokensBeforeTheFilters) {
   for (size_t i = 0; i < masked.size(); ++i)
     if ((allowed[0] >> i & 1u) == 0) masked[i] = -1e30f;
   for (const SamplerOptions& options : {with(1.0f), with(1.3f, 0.8f), with(0.9f, 1, 0.2f), with(1.0f, 1, 0, 3)}) {
-    const auto expected = mlx_lm_distribution(masked, options);
+    const auto expected = test::mlx_lm_distribution(masked, options);
     sampling::Workspace w;
     std::mt19937_64 rng(7);
     std::vector<int> counts(kVocabLogits.size());
     const int draws = 100000;
     for (int i = 0; i < draws; ++i)
       ++counts[static_cast<size_t>(sampling::sample_row(options, 12, kLogits, {}, sampling::uniform(rng), w, allowed))];
-    double chi_square = 0;
-    int categories = 0;
-    for (size_t i = 0; i < expected.size(); ++i) {
-      if (expected[i] == 0) {
-        EXPECT_EQ(counts[i], 0) << "token " << i;
-        continue;
-      }
-      const double e = expected[i] * draws;
-      chi_square += (counts[i] - e) * (counts[i] - e) / e;
-      ++categories;
-    }
-    ASSERT_GE(categories, 2);
-    EXPECT_LT(chi_square, kChiSquare999[categories - 2]);
+    test::expect_counts_follow(counts, expected, draws);
   }
   sampling::Workspace w;
   const std::vector<uint32_t> without_best = {0b1011'0110'1100u};  // id 0, the argmax, not allowed
