@@ -16,19 +16,9 @@
 namespace gptoss {
 namespace {
 
-// Twelve tokens without ties, and four padding columns beyond the vocabulary that would win.
-const std::vector<float> kLogits = {2.0f, 1.55f, 1.2f, 0.9f, 0.52f, 0.3f, 0.05f, -0.4f, -0.9f, -1.5f, -2.1f, -3.0f,
-                                    9.f, 9.f, 9.f, 9.f};
-constexpr int32_t kVocab = 12;
-
-SamplerOptions with(float temperature, float top_p = 1, float min_p = 0, int top_k = 0) {
-  SamplerOptions o;
-  o.temperature = temperature;
-  o.top_p = top_p;
-  o.min_p = min_p;
-  o.top_k = top_k;
-  return o;
-}
+using test::kLogits;
+using test::kVocabLogits;
+using test::with;
 
 // 200,000 draws on `device`, 1,000 rows of the same logits per call.
 void expect_distribution(const std::string& device, const SamplerOptions& options) {
@@ -48,14 +38,13 @@ void expect_distribution(const std::string& device, const SamplerOptions& option
   for (int call = 0; call < kCalls; ++call) {
     for (auto& r : requests) {
       r.options = &options;
-      r.vocab_size = kVocab;
+      r.vocab_size = static_cast<int32_t>(kVocabLogits.size());
       r.uniform = sampling::uniform(rng);
     }
     backend->sample(*ctx, a, requests, results);
     for (const auto& result : results) ++counts[static_cast<size_t>(result.token)];
   }
-  const std::vector<float> vocab_logits(kLogits.begin(), kLogits.begin() + kVocab);
-  test::expect_counts_follow(counts, test::mlx_lm_distribution(vocab_logits, options), kRows * kCalls);
+  test::expect_counts_follow(counts, test::mlx_lm_distribution(kVocabLogits, options), kRows * kCalls);
 }
 
 TEST(CudaSampling, TemperatureTopPMinPTopKFollowMlxLm) {

@@ -44,20 +44,9 @@ void expect_distribution(const std::vector<float>& logits, const SamplerOptions&
   test::expect_counts_follow(counts, expected, draws);
 }
 
-// Twelve tokens without ties, and four padding rows beyond the vocabulary that would win.
-const std::vector<float> kLogits = {2.0f, 1.55f, 1.2f, 0.9f, 0.52f, 0.3f, 0.05f, -0.4f, -0.9f, -1.5f, -2.1f, -3.0f,
-                                    9.f, 9.f, 9.f, 9.f};
-const std::vector<float> kVocabLogits(kLogits.begin(), kLogits.begin() + 12);
-
-SamplerOptions with(float temperature, float top_p = 1, float min_p = 0, int top_k = 0) {
-  SamplerOptions o;
-  o.temperature = temperature;
-  o.top_p = top_p;
-  o.min_p = min_p;
-  o.top_k = top_k;
-  o.seed = 1234;
-  return o;
-}
+using test::kLogits;
+using test::kVocabLogits;
+using test::with;
 
 int count_nonzero(const std::vector<double>& p) {
   return static_cast<int>(std::count_if(p.begin(), p.end(), [](double x) { return x > 0; }));

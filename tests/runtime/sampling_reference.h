@@ -82,4 +82,20 @@ inline void expect_counts_follow(const std::vector<int>& counts, const std::vect
   EXPECT_LT(chi_square, kChiSquare999[categories - 2]) << categories - 1 << " degrees of freedom";
 }
 
+// Twelve tokens without ties, and four padding columns beyond the vocabulary (12) that would win.
+inline const std::vector<float> kLogits = {2.0f, 1.55f, 1.2f, 0.9f, 0.52f, 0.3f, 0.05f, -0.4f,
+                                           -0.9f, -1.5f, -2.1f, -3.0f, 9.f, 9.f, 9.f, 9.f};
+inline const std::vector<float> kVocabLogits(kLogits.begin(), kLogits.begin() + 12);
+
+// Sampler options with these filters and a fixed seed.
+inline SamplerOptions with(float temperature, float top_p = 1, float min_p = 0, int top_k = 0) {
+  SamplerOptions o;
+  o.temperature = temperature;
+  o.top_p = top_p;
+  o.min_p = min_p;
+  o.top_k = top_k;
+  o.seed = 1234;
+  return o;
+}
+
 }  // namespace gptoss::test
