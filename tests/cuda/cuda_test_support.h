@@ -6,7 +6,6 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
-#include <random>
 #include <vector>
 
 #include "backend/cuda/cuda_check.h"
@@ -52,9 +51,8 @@ class DeviceArray {
   size_t count_ = 0;
 };
 
-// ‖a − b‖ / ‖b‖ in double; infinity when any value of `a` is not finite.
+// test::relative_l2 of two rows of values (‖a − b‖ / ‖b‖ in double; NaN or infinity when a
+// value is not finite, so a tolerance check fails); infinity when the sizes differ.
 double relative_error(const std::vector<float>& a, const std::vector<float>& b);
-
-std::vector<float> random_floats(size_t count, std::mt19937& rng, float scale = 1.f);
 
 }  // namespace gptoss::testing

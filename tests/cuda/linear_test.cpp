@@ -71,7 +71,8 @@ Outcome run_product(const test::OwnedMatrix& host, const std::vector<int>& per_m
                     bool with_bias, uint32_t seed, bool listed = false) {
   std::mt19937 rng(seed);
   const Matrix& w = host.m;
-  const std::vector<float> x = testing::random_floats(static_cast<size_t>(inputs * w.cols), rng);
+  const std::vector<float> x =
+      test::random_floats(static_cast<size_t>(inputs * w.cols), static_cast<uint32_t>(rng()));
   std::vector<int32_t> offsets{0}, x_rows;
   std::vector<int> matrix_of, x_row;
   for (size_t m = 0; m < per_matrix.size(); ++m) {
@@ -84,7 +85,8 @@ Outcome run_product(const test::OwnedMatrix& host, const std::vector<int>& per_m
   }
   const auto items = static_cast<int>(matrix_of.size());
   const std::vector<float> bias =
-      with_bias ? testing::random_floats(static_cast<size_t>(w.count * w.rows), rng) : std::vector<float>{};
+      with_bias ? test::random_floats(static_cast<size_t>(w.count * w.rows), static_cast<uint32_t>(rng()))
+                : std::vector<float>{};
 
   DeviceMatrix device(host);
   DeviceArray<float> x_device(x), y_device(static_cast<size_t>(items) * w.rows);

@@ -6,11 +6,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <random>
 #include <vector>
 
 #include "backend/cpu/moe.h"
 #include "backend/cuda/moe_routing.cuh"
 #include "cuda/cuda_test_support.h"
+#include "support/test_support.h"
 
 namespace gptoss {
 namespace {
@@ -24,7 +26,7 @@ TEST(CudaMoeRouting, MatchesRouteTokenAndSortsByExpert) {
                                                                                {5, 128, 4}, {2000, 8, 2}}) {
     SCOPED_TRACE(std::to_string(rows) + " rows, " + std::to_string(experts) + " experts, top " + std::to_string(k));
     const int pairs = rows * k, slots = cuda::active_slots(rows, experts, k);
-    const auto logits = testing::random_floats(static_cast<size_t>(rows * experts), rng, 3.f);
+    const auto logits = test::random_floats(static_cast<size_t>(rows * experts), static_cast<uint32_t>(rng()), 3.f);
     DeviceArray<float> logits_device(logits), weight(static_cast<size_t>(pairs));
     DeviceArray<int32_t> expert(static_cast<size_t>(pairs)), offsets(static_cast<size_t>(experts + 1)),
         item_row(static_cast<size_t>(pairs)), pair_item(static_cast<size_t>(pairs)), active(static_cast<size_t>(slots));
@@ -61,7 +63,7 @@ TEST(CudaMoeRouting, MatchesRouteTokenAndSortsByExpert) {
 
     // combine: out[r] = Σ_j w · expert_out[pair_item]
     constexpr int64_t kCols = 96;
-    const auto expert_out = testing::random_floats(static_cast<size_t>(pairs * kCols), rng);
+    const auto expert_out = test::random_floats(static_cast<size_t>(pairs * kCols), static_cast<uint32_t>(rng()));
     DeviceArray<float> expert_out_device(expert_out), out(static_cast<size_t>(rows * kCols));
     out.poison();
     cuda::combine_experts(expert_out_device.get(), kCols, r, rows, k, out.get(), nullptr);
