@@ -50,7 +50,7 @@ void CudaContext::begin_batch(const BatchLayout& layout) {
   const auto sequences = static_cast<int64_t>(layout.sequences.size());
   const auto outputs = static_cast<int64_t>(layout.output_rows.size());
   const auto tables = static_cast<int64_t>(layout.block_tables.size());
-  const int64_t total = 3 * rows + 2 * sequences + 2 * kMaxKvGroups * sequences + tables + outputs;
+  const int64_t total = 3 * rows + kMaxKvGroups * sequences + outputs + tables;
   // The previous batch's transfer may still read the staging buffer.
   stream_.synchronize();
   int32_t* host = staging_.get<int32_t>(total);
@@ -64,8 +64,7 @@ void CudaContext::begin_batch(const BatchLayout& layout) {
   // The block tables last: they grow every few positions, and every other array's offset
   // must depend only on what the recorded graphs are keyed by (rows, sequences, outputs).
   const int64_t tokens_at = place(rows), positions_at = place(rows), row_sequence_at = place(rows);
-  const int64_t first_row_at = place(sequences), seq_rows_at = place(sequences);
-  const int64_t offset_at = place(kMaxKvGroups * sequences), length_at = place(kMaxKvGroups * sequences);
+  const int64_t offset_at = place(kMaxKvGroups * sequences);
   const int64_t outputs_at = place(outputs), tables_at = place(tables);
   std::copy(layout.tokens.begin(), layout.tokens.end(), host + tokens_at);
   std::copy(layout.positions.begin(), layout.positions.end(), host + positions_at);
@@ -74,28 +73,20 @@ void CudaContext::begin_batch(const BatchLayout& layout) {
   for (int32_t p : layout.positions) max_position = std::max(max_position, p);
   for (int64_t s = 0; s < sequences; ++s) {
     const auto& seq = layout.sequences[static_cast<size_t>(s)];
-    host[first_row_at + s] = checked_int32(seq.first_row, "row");
-    host[seq_rows_at + s] = checked_int32(seq.rows, "row count");
     for (int64_t r = seq.first_row; r < seq.first_row + seq.rows; ++r) host[row_sequence_at + r] = static_cast<int32_t>(s);
-    for (int g = 0; g < kMaxKvGroups; ++g) {
+    for (int g = 0; g < kMaxKvGroups; ++g)
       host[offset_at + s * kMaxKvGroups + g] = checked_int32(seq.table_offset[static_cast<size_t>(g)], "block table offset");
-      host[length_at + s * kMaxKvGroups + g] = seq.table_length[static_cast<size_t>(g)];
-    }
   }
   for (int64_t i = 0; i < outputs; ++i) host[outputs_at + i] = checked_int32(layout.output_rows[static_cast<size_t>(i)], "output row");
   stream_.copy_to_device(host, total * static_cast<int64_t>(sizeof(int32_t)), device);
 
   batch_ = DeviceBatch{};
   batch_.rows = checked_int32(rows, "batch rows");
-  batch_.sequences = static_cast<int>(sequences);
   batch_.outputs = static_cast<int>(outputs);
   batch_.tokens = device + tokens_at;
   batch_.positions = device + positions_at;
   batch_.row_sequence = device + row_sequence_at;
-  batch_.seq_first_row = device + first_row_at;
-  batch_.seq_rows = device + seq_rows_at;
   batch_.table_offset = device + offset_at;
-  batch_.table_length = device + length_at;
   batch_.block_tables = device + tables_at;
   batch_.output_rows = device + outputs_at;
   batch_.max_position = max_position;

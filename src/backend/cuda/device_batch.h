@@ -11,16 +11,11 @@ namespace gptoss {
 
 struct DeviceBatch {
   int rows = 0;
-  int sequences = 0;
   int outputs = 0;
   const int32_t* tokens = nullptr;         // [rows]
   const int32_t* positions = nullptr;      // [rows]
   const int32_t* row_sequence = nullptr;   // [rows] the sequence each row belongs to
-  const int32_t* seq_first_row = nullptr;  // [sequences]
-  const int32_t* seq_rows = nullptr;       // [sequences]
-  // [sequences × kMaxKvGroups], BatchLayout::Sequence::table_offset / table_length
-  const int32_t* table_offset = nullptr;
-  const int32_t* table_length = nullptr;
+  const int32_t* table_offset = nullptr;   // [sequences × kMaxKvGroups] Sequence::table_offset
   const int32_t* block_tables = nullptr;   // BatchLayout::block_tables
   const int32_t* output_rows = nullptr;    // [outputs]
   int max_position = 0;                    // the largest position of any row (host-computed)
