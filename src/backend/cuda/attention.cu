@@ -17,6 +17,7 @@ namespace {
 constexpr int kTile = 64;           // keys per step of a split
 constexpr int kThreads = 128;       // per block of the split kernel
 constexpr int kMaxOutputs = 16;     // outputs (query head × dim) each thread accumulates
+constexpr int kScoreChains = 4;     // scores a thread computes at once
 constexpr int kTargetBlocksPerSm = 2;  // (row, kv head, split) blocks per SM: fewer rows split their keys more
 constexpr int kMaxSplits = 64;
 constexpr size_t kMaxSharedBytes = 48 * 1024;
@@ -151,15 +152,25 @@ __global__ void __launch_bounds__(kThreads) attention_split_kernel(const float* 
     __syncthreads();  // the previous step's values are no longer read
     load_tile<kBf16>(keys, table, first, count, s, kv_head, tile);
     __syncthreads();
-    for (int i = static_cast<int>(threadIdx.x); i < g_count * kTile; i += kThreads) {
-      const int g = i / kTile, t = i % kTile;
-      float score = -INFINITY;
-      if (t < count) {
-        float dot = 0.f;
-        for (int c = 0; c < d; ++c) dot = fmaf(q_group[g * d + c], tile[t * (d + 1) + c], dot);
-        score = dot * s.scale;
+    // Scores, kScoreChains (query head, key) pairs per thread at once: independent FMA chains.
+    for (int i0 = static_cast<int>(threadIdx.x); i0 < g_count * kTile; i0 += kScoreChains * kThreads) {
+      int q_at[kScoreChains], key_at[kScoreChains];
+      float dot[kScoreChains];
+#pragma unroll
+      for (int j = 0; j < kScoreChains; ++j) {
+        const int i = min(i0 + j * kThreads, g_count * kTile - 1);
+        q_at[j] = (i / kTile) * d;
+        key_at[j] = (i % kTile) * (d + 1);
+        dot[j] = 0.f;
       }
-      probabilities[i] = score;
+      for (int c = 0; c < d; ++c)
+#pragma unroll
+        for (int j = 0; j < kScoreChains; ++j) dot[j] = fmaf(q_group[q_at[j] + c], tile[key_at[j] + c], dot[j]);
+#pragma unroll
+      for (int j = 0; j < kScoreChains; ++j) {
+        const int i = i0 + j * kThreads;
+        if (i < g_count * kTile) probabilities[i] = i % kTile < count ? dot[j] * s.scale : -INFINITY;
+      }
     }
     __syncthreads();
     // Online softmax, a warp per query head: new max, rescale of what came before, exp.
@@ -184,16 +195,21 @@ __global__ void __launch_bounds__(kThreads) attention_split_kernel(const float* 
     }
     load_tile<kBf16>(values, table, first, count, s, kv_head, tile);  // the keys were read above
     __syncthreads();
+    // Each output's sum over the tile's keys in order; the thread's outputs are independent
+    // chains, interleaved.
+    int p_at[kMaxOutputs], value_at[kMaxOutputs];  // offsets: 32-bit, to spare registers
 #pragma unroll
     for (int k = 0; k < kMaxOutputs; ++k) {
-      const int o = static_cast<int>(threadIdx.x) + k * kThreads;
-      if (o >= g_count * d) break;
-      const int g = o / d, c = o % d;
-      const float* p = probabilities + g * kTile;
-      float sum = acc[k] * rescale[g];
-      for (int t = 0; t < count; ++t) sum = fmaf(p[t], tile[t * (d + 1) + c], sum);
-      acc[k] = sum;
+      const int o = min(static_cast<int>(threadIdx.x) + k * kThreads, g_count * d - 1);
+      p_at[k] = (o / d) * kTile;
+      value_at[k] = o % d;
+      acc[k] *= rescale[o / d];
     }
+    for (int t = 0; t < count; ++t)
+#pragma unroll
+      for (int k = 0; k < kMaxOutputs; ++k)
+        if (static_cast<int>(threadIdx.x) + k * kThreads < g_count * d)
+          acc[k] = fmaf(probabilities[p_at[k] + t], tile[t * (d + 1) + value_at[k]], acc[k]);
   }
   __syncthreads();
   const int64_t head0 = static_cast<int64_t>(row) * s.heads + kv_head * g_count;

@@ -1,8 +1,12 @@
 #include "backend/cuda/elementwise.cuh"
 
+#include <algorithm>
+#include <string>
+
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/streaming_dot.cuh"
 #include "backend/cuda/weight_chunk.cuh"
+#include "gptoss/error.h"
 
 namespace gptoss::cuda {
 
@@ -28,39 +32,48 @@ __global__ void embed_kernel(Matrix table, const int32_t* tokens, float* out) {
   }
 }
 
-// One block per row; the sum of squares in double, as the CPU reference.
+// One block per row, a float4 per thread (blockDim = cols / 4 rounded up to warps, ≤ 1024), so
+// that every load is in flight at once: a lone block is latency-bound. The sum of squares in
+// double, as the CPU reference.
 __global__ void rmsnorm_kernel(const float* x, int cols, const float* weight, float eps, float* out) {
-  __shared__ double partial[kThreads / 32];
-  const float* xr = x + static_cast<int64_t>(blockIdx.x) * cols;
+  __shared__ double partial[32];
+  const float4* xr = reinterpret_cast<const float4*>(x + static_cast<int64_t>(blockIdx.x) * cols);
+  const int vectors = cols / 4;
   double sum = 0;
-  for (int c = static_cast<int>(threadIdx.x); c < cols; c += blockDim.x) sum += static_cast<double>(xr[c]) * xr[c];
+  for (int c = static_cast<int>(threadIdx.x); c < vectors; c += blockDim.x) {
+    const float4 v = xr[c];
+    sum += static_cast<double>(v.x) * v.x + static_cast<double>(v.y) * v.y + static_cast<double>(v.z) * v.z +
+           static_cast<double>(v.w) * v.w;
+  }
   for (int offset = 16; offset > 0; offset /= 2) sum += __shfl_xor_sync(0xFFFFFFFFu, sum, offset);
   if (threadIdx.x % 32 == 0) partial[threadIdx.x / 32] = sum;
   __syncthreads();
   double total = 0;
-  for (int w = 0; w < kThreads / 32; ++w) total += partial[w];
+  for (int w = 0; w < static_cast<int>(blockDim.x / 32); ++w) total += partial[w];
   const float inv_rms = static_cast<float>(1.0 / sqrt(total / cols + eps));
-  float* o = out + static_cast<int64_t>(blockIdx.x) * cols;
-  for (int c = static_cast<int>(threadIdx.x); c < cols; c += blockDim.x) o[c] = weight[c] * (xr[c] * inv_rms);
+  const float4* w4 = reinterpret_cast<const float4*>(weight);
+  float4* o = reinterpret_cast<float4*>(out + static_cast<int64_t>(blockIdx.x) * cols);
+  for (int c = static_cast<int>(threadIdx.x); c < vectors; c += blockDim.x) {
+    const float4 v = xr[c], g = w4[c];
+    o[c] = make_float4(g.x * (v.x * inv_rms), g.y * (v.y * inv_rms), g.z * (v.z * inv_rms), g.w * (v.w * inv_rms));
+  }
 }
 
-// One thread per (row, frequency): it rotates that pair in every head. θ is rounded to float
-// as on the CPU, its cosine and sine taken in double.
+// One thread per (row, head, frequency): it rotates that pair. θ is rounded to float as on the
+// CPU, its cosine and sine taken in double.
 __global__ void rope_kernel(float* x, int rows, int heads, int head_dim, const int32_t* positions, RopeTable table) {
   const int half = head_dim / 2;
   const int64_t index = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (index >= static_cast<int64_t>(rows) * half) return;
-  const int64_t row = index / half;
+  if (index >= static_cast<int64_t>(rows) * heads * half) return;
+  const int64_t row = index / (static_cast<int64_t>(heads) * half);
   const int i = static_cast<int>(index % half);
   const float theta = __fmul_rn(static_cast<float>(positions[row]), table.inv_freq[i]);
   const float c = static_cast<float>(cos(static_cast<double>(theta))) * table.scaling;
   const float s = static_cast<float>(sin(static_cast<double>(theta))) * table.scaling;
-  for (int h = 0; h < heads; ++h) {
-    float* v = x + (row * heads + h) * head_dim;
-    const float x1 = v[i], x2 = v[i + half];
-    v[i] = __fsub_rn(__fmul_rn(x1, c), __fmul_rn(x2, s));
-    v[i + half] = __fadd_rn(__fmul_rn(x2, c), __fmul_rn(x1, s));
-  }
+  float* v = x + (index / half) * head_dim;  // the (row, head) vector
+  const float x1 = v[i], x2 = v[i + half];
+  v[i] = __fsub_rn(__fmul_rn(x1, c), __fmul_rn(x2, s));
+  v[i + half] = __fadd_rn(__fmul_rn(x2, c), __fmul_rn(x1, s));
 }
 
 __global__ void add_kernel(float* x, const float* delta, int64_t n) {
@@ -90,15 +103,17 @@ void embed(const Matrix& table, const int32_t* tokens, int rows, float* out, cud
 
 void rmsnorm(const float* x, int rows, int cols, const float* weight, float eps, float* out, cudaStream_t stream) {
   if (rows == 0) return;
-  rmsnorm_kernel<<<rows, kThreads, 0, stream>>>(x, cols, weight, eps, out);
+  if (cols % 4 != 0) throw Error("cuda rmsnorm: " + std::to_string(cols) + " columns are not a multiple of 4");
+  const int threads = std::min(1024, (cols / 4 + 31) / 32 * 32);
+  rmsnorm_kernel<<<rows, threads, 0, stream>>>(x, cols, weight, eps, out);
   cuda_check_launch("rmsnorm kernel");
 }
 
 void rope(float* x, int rows, int heads, int head_dim, const int32_t* positions, const RopeTable& table,
           cudaStream_t stream) {
   if (rows == 0) return;
-  rope_kernel<<<blocks_for(static_cast<int64_t>(rows) * head_dim / 2), kThreads, 0, stream>>>(x, rows, heads, head_dim,
-                                                                                             positions, table);
+  rope_kernel<<<blocks_for(static_cast<int64_t>(rows) * heads * (head_dim / 2)), kThreads, 0, stream>>>(
+      x, rows, heads, head_dim, positions, table);
   cuda_check_launch("rope kernel");
 }
 
