@@ -139,6 +139,13 @@ class Backend : public DeviceMemory {
   virtual void linear(ExecutionContext& ctx, Activations x, const Matrix& w, Vector bias, Activations y) = 0;
   // Rotates every head of every row by its position (NeoX half-split pairs).
   virtual void rope(ExecutionContext& ctx, Activations x, int heads, int head_dim, const RopeParameters& rope) = 0;
+  // The queries' and the keys' rotations (`heads` and `kv_heads` heads a row): two rope()s by
+  // default, one pass where a backend shares the angles.
+  virtual void rope_qk(ExecutionContext& ctx, Activations q, Activations k, int heads, int kv_heads, int head_dim,
+                       const RopeParameters& rope) {
+    this->rope(ctx, q, heads, head_dim, rope);
+    this->rope(ctx, k, kv_heads, head_dim, rope);
+  }
   // Stores the batch's keys and values into their blocks of `cache`, then computes each row's
   // attention over the keys of its sequence up to its own position (cached and new alike).
   virtual void attention(ExecutionContext& ctx, Activations q, Activations k, Activations v, const KvLayerView& cache,
@@ -147,6 +154,32 @@ class Backend : public DeviceMemory {
   virtual void moe(ExecutionContext& ctx, Activations x, const MoeWeights& weights, const MoeParameters& params,
                    Activations out) = 0;
   virtual void add(ExecutionContext& ctx, Activations x, Activations delta) = 0;  // x += delta
+  // The residual stream's updates, x += linear(in) and x += moe(in): by default the op writes
+  // `scratch` and add() folds it into x; a backend may fuse the sum into the op's last kernel
+  // (the same one addition per element, so the same result).
+  virtual void linear_residual(ExecutionContext& ctx, Activations in, const Matrix& w, Vector bias, Activations x,
+                               Activations scratch) {
+    linear(ctx, in, w, bias, scratch);
+    add(ctx, x, scratch);
+  }
+  virtual void moe_residual(ExecutionContext& ctx, Activations in, const MoeWeights& weights,
+                            const MoeParameters& params, Activations x, Activations scratch) {
+    moe(ctx, in, weights, params, scratch);
+    add(ctx, x, scratch);
+  }
+  // An RMSNorm and the first op that reads it: normed = rmsnorm(x), then y = linear(normed) or
+  // x += moe(normed). `normed` is written either way (other ops read it after); a backend may
+  // normalize inside the op's kernel rather than in a launch of its own.
+  virtual void rmsnorm_linear(ExecutionContext& ctx, Activations x, Vector norm, float eps, Activations normed,
+                              const Matrix& w, Vector bias, Activations y) {
+    rmsnorm(ctx, x, norm, eps, normed);
+    linear(ctx, normed, w, bias, y);
+  }
+  virtual void rmsnorm_moe_residual(ExecutionContext& ctx, Activations x, float eps, Activations normed,
+                                    const MoeWeights& weights, const MoeParameters& params, Activations scratch) {
+    rmsnorm(ctx, x, weights.norm, eps, normed);
+    moe_residual(ctx, normed, weights, params, x, scratch);
+  }
   // out[i] = x[layout.output_rows[i]]
   virtual void gather_output_rows(ExecutionContext& ctx, Activations x, Activations out) = 0;
 

@@ -88,28 +88,24 @@ Activations ForwardPass::run(const BatchLayout& layout, const KvLayers& kv, Hidd
       const AttentionWeights& a = layer.attention;
       const MoeWeights& m = layer.moe;
       // x = x + o_proj(attention(rope(q_proj(norm(x))), rope(k_proj(…)), v_proj(…)))
-      timed("norm", 0, [&] { backend_.rmsnorm(ctx, x, a.norm, eps, normed); });
       timed("attention.qkv", static_cast<double>(matrix_bytes(a.q) + matrix_bytes(a.k) + matrix_bytes(a.v)), [&] {
-        backend_.linear(ctx, normed, a.q, a.q_bias, q);
+        backend_.rmsnorm_linear(ctx, x, a.norm, eps, normed, a.q, a.q_bias, q);
         backend_.linear(ctx, normed, a.k, a.k_bias, k);
         backend_.linear(ctx, normed, a.v, a.v_bias, v);
       });
       timed("attention.rope", 0, [&] {
-        backend_.rope(ctx, q, config_.num_attention_heads, config_.head_dim, rope_);
-        backend_.rope(ctx, k, config_.num_key_value_heads, config_.head_dim, rope_);
+        backend_.rope_qk(ctx, q, k, config_.num_attention_heads, config_.num_key_value_heads, config_.head_dim, rope_);
       });
       AttentionParameters params = attention_;
       params.window = kv.window(l);
       params.sinks = a.sinks;
       timed("attention.sdpa", 0, [&] { backend_.attention(ctx, q, k, v, kv.layer(l), params, attended); });
-      timed("attention.o", static_cast<double>(matrix_bytes(a.o)), [&] { backend_.linear(ctx, attended, a.o, a.o_bias, delta); });
-      timed("add", 0, [&] { backend_.add(ctx, x, delta); });
+      timed("attention.o", static_cast<double>(matrix_bytes(a.o)),
+            [&] { backend_.linear_residual(ctx, attended, a.o, a.o_bias, x, delta); });
       // x = x + moe(norm(x))
-      timed("norm", 0, [&] { backend_.rmsnorm(ctx, x, m.norm, eps, normed); });
       const double expert_bytes = static_cast<double>(matrix_bytes(m.gate) + matrix_bytes(m.up) + matrix_bytes(m.down));
       timed("moe", static_cast<double>(matrix_bytes(m.router)) + experts_read * expert_bytes,
-            [&] { backend_.moe(ctx, normed, m, moe_, delta); });
-      timed("add", 0, [&] { backend_.add(ctx, x, delta); });
+            [&] { backend_.rmsnorm_moe_residual(ctx, x, eps, normed, m, moe_, delta); });
       observe(observer, l + 1, x);
     }
     if (observer != nullptr) {

@@ -90,6 +90,7 @@ struct Weights {
     m.down_bias = vectors.add(test::random_floats(kExperts * kHidden, 12));
     layer.attention.q = keep(test::dense(WeightFormat::bf16, 1, 256, kHidden, 13));
     layer.attention.q_bias = vectors.add(test::random_floats(256, 14));
+    layer.attention.norm = vectors.add(test::random_floats(kHidden, 15));
     w.layers.push_back(layer);
   }
 };
@@ -166,6 +167,21 @@ TEST_P(CudaBackendOps, RmsNormLinearAddGather) {
       s.backend->linear(*s.ctx, s.upload(x, n, kHidden), s.weights.lm_head, {}, out);
       return out;
     });
+    // The fused RMSNorm + product: its output, and the normalized rows it hands on.
+    for (const bool want_normed : {false, true})
+      compare(want_normed ? "rmsnorm_linear's normed rows" : "rmsnorm_linear", rows, 1e-5, [&](Side& s, int n) {
+        const AttentionWeights& a = s.weights.layers[0].attention;
+        Activations normed = s.poisoned(n, kHidden), out = s.poisoned(n, a.q.rows);
+        s.backend->rmsnorm_linear(*s.ctx, s.upload(x, n, kHidden), a.norm, 1e-5f, normed, a.q, a.q_bias, out);
+        return want_normed ? normed : out;
+      });
+    compare("linear into the residual", rows, 1e-5, [&](Side& s, int n) {
+      const AttentionWeights& a = s.weights.layers[0].attention;
+      const auto residual = test::random_floats(static_cast<size_t>(n * a.q.rows), 70 + n);
+      Activations stream = s.upload(residual, n, a.q.rows);
+      s.backend->linear_residual(*s.ctx, s.upload(x, n, kHidden), a.q, a.q_bias, stream, s.poisoned(n, a.q.rows));
+      return stream;
+    });
     compare("add", rows, 1e-7, [&](Side& s, int n) {
       Activations acc = s.upload(x, n, kHidden);
       s.backend->add(*s.ctx, acc, s.upload(delta, n, kHidden));
@@ -191,6 +207,14 @@ TEST_P(CudaBackendOps, RopeAtFarPositions) {
       s.backend->rope(*s.ctx, a, 8, 64, rope);
       return a;
     });
+    // Queries and keys in one launch: both tensors come back rotated (compared as one vector).
+    compare("rope of queries and keys", rows, 1e-6, [&](Side& s, int n) {
+      Activations both = s.upload(x, n, 8 * 64);
+      const Activations q{both.data, both.dtype, n, 6 * 64};
+      const Activations k{both.f32() + n * 6 * 64, both.dtype, n, 2 * 64};
+      s.backend->rope_qk(*s.ctx, q, k, 6, 2, 64, rope);
+      return both;
+    });
   }
 }
 
@@ -202,6 +226,18 @@ TEST_P(CudaBackendOps, MixtureOfExperts) {
       Activations out = s.poisoned(n, kHidden);
       s.backend->moe(*s.ctx, s.upload(x, n, kHidden), s.weights.layers[0].moe, params, out);
       return out;
+    });
+    compare("moe into the residual", rows, 1e-5, [&](Side& s, int n) {
+      Activations stream = s.upload(test::random_floats(static_cast<size_t>(n * kHidden), 80 + n), n, kHidden);
+      s.backend->moe_residual(*s.ctx, s.upload(x, n, kHidden), s.weights.layers[0].moe, params, stream,
+                              s.poisoned(n, kHidden));
+      return stream;
+    });
+    compare("rmsnorm + moe into the residual", rows, 1e-5, [&](Side& s, int n) {
+      Activations stream = s.upload(x, n, kHidden);
+      s.backend->rmsnorm_moe_residual(*s.ctx, stream, 1e-5f, s.poisoned(n, kHidden), s.weights.layers[0].moe, params,
+                                      s.poisoned(n, kHidden));
+      return stream;
     });
   }
 }

@@ -66,7 +66,7 @@ TEST(CudaMoeRouting, MatchesRouteTokenAndSortsByExpert) {
     const auto expert_out = test::random_floats(static_cast<size_t>(pairs * kCols), static_cast<uint32_t>(rng()));
     DeviceArray<float> expert_out_device(expert_out), out(static_cast<size_t>(rows * kCols));
     out.poison();
-    cuda::combine_experts(expert_out_device.get(), kCols, r, rows, k, out.get(), nullptr);
+    cuda::combine_experts(expert_out_device.get(), kCols, r, rows, k, false, out.get(), nullptr);
     cuda_check(cudaDeviceSynchronize(), "combining");
     const auto got = out.download();
     std::vector<float> want(got.size());

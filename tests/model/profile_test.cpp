@@ -37,7 +37,8 @@ TEST(Profile, TimesEveryOperationOfEachPhaseWithTheWeightBytesItReads) {
   for (const char* phase : {"prefill/", "decode/"}) {
     for (const char* per_layer : {"attention.qkv", "attention.rope", "attention.sdpa", "attention.o", "moe"})
       EXPECT_EQ(ops.at(std::string(phase) + per_layer).calls, layers) << phase << per_layer;
-    EXPECT_EQ(ops.at(std::string(phase) + "norm").calls, 2 * layers) << phase;
+    // The layers' RMSNorms count in attention.qkv and moe, the ops that read them first.
+    EXPECT_EQ(ops.count(std::string(phase) + "norm"), 0u) << phase;
     EXPECT_EQ(ops.at(std::string(phase) + "lm_head").calls, 1) << phase;
     EXPECT_EQ(ops.at(std::string(phase) + "embed").calls, 1) << phase;
     double seconds = 0;

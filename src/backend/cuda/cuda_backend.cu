@@ -39,6 +39,15 @@ bool plain_greedy(const SampleRequest& r) {
          o.frequency_penalty == 0 && !r.logprobs && r.allowed.empty();
 }
 
+// An RMSNorm a product applies to its inputs first (none: weight null); for the experts, `of`
+// is the un-normalized input.
+struct Norm {
+  const float* weight = nullptr;
+  float eps = 0.f;
+  float* normed = nullptr;
+  Activations of;
+};
+
 class CudaBackend final : public Backend {
  public:
   explicit CudaBackend(const std::string& precision) : precision_(resolve_cuda_precision(precision)) {
@@ -89,25 +98,36 @@ class CudaBackend final : public Backend {
                   cuda_context(ctx).raw());
   }
   void linear(ExecutionContext& ctx, Activations x, const Matrix& w, Vector bias, Activations y) override {
-    cuda::LinearProblem p;
-    p.w = w;
-    p.x = x.f32();
-    p.x_stride = x.cols;
-    p.items = static_cast<int>(x.rows);
-    p.max_items_per_matrix = p.items;
-    p.bias = bias.data;
-    p.y = y.f32();
-    p.y_stride = y.cols;
-    cuda::linear(p, precision_, cuda_context(ctx).raw());
+    product(ctx, x, w, bias, y, false);
+  }
+  // Decode-sized batches normalize inside the streaming product (which hands `normed` on);
+  // prefill runs the RMSNorm kernel first.
+  void rmsnorm_linear(ExecutionContext& ctx, Activations x, Vector norm, float eps, Activations normed,
+                      const Matrix& w, Vector bias, Activations y) override {
+    if (x.rows > cuda::kStreamingMaxItems) return Backend::rmsnorm_linear(ctx, x, norm, eps, normed, w, bias, y);
+    product(ctx, x, w, bias, y, false, Norm{norm.data, eps, normed.f32(), {}});
+  }
+  void rmsnorm_moe_residual(ExecutionContext& ctx, Activations x, float eps, Activations normed,
+                            const MoeWeights& weights, const MoeParameters& params, Activations scratch) override {
+    if (x.rows > cuda::kStreamingMaxItems)
+      return Backend::rmsnorm_moe_residual(ctx, x, eps, normed, weights, params, scratch);
+    experts(ctx, normed, weights, params, x, true, Norm{weights.norm.data, eps, normed.f32(), x});
+  }
+  // The residual updates fuse their addition into the product's (or the experts') last kernel.
+  void linear_residual(ExecutionContext& ctx, Activations in, const Matrix& w, Vector bias, Activations x,
+                       Activations) override {
+    product(ctx, in, w, bias, x, true);
+  }
+  void moe_residual(ExecutionContext& ctx, Activations in, const MoeWeights& weights, const MoeParameters& params,
+                    Activations x, Activations) override {
+    experts(ctx, in, weights, params, x, true);
   }
   void rope(ExecutionContext& ctx, Activations x, int heads, int head_dim, const RopeParameters& rope) override {
-    if (head_dim > cuda::kMaxHeadDim || static_cast<int64_t>(rope.inv_freq.size()) < head_dim / 2)
-      throw Error("cuda rope: head_dim " + std::to_string(head_dim) + " is not supported");
-    cuda::RopeTable table{};
-    std::copy(rope.inv_freq.begin(), rope.inv_freq.begin() + head_dim / 2, table.inv_freq);
-    table.scaling = rope.attention_scaling;
-    CudaContext& c = cuda_context(ctx);
-    cuda::rope(x.f32(), static_cast<int>(x.rows), heads, head_dim, c.batch().positions, table, c.raw());
+    rotate(ctx, x, heads, Activations{}, 0, head_dim, rope);
+  }
+  void rope_qk(ExecutionContext& ctx, Activations q, Activations k, int heads, int kv_heads, int head_dim,
+               const RopeParameters& rope) override {
+    rotate(ctx, q, heads, k, kv_heads, head_dim, rope);
   }
   void attention(ExecutionContext& ctx, Activations q, Activations k, Activations v, const KvLayerView& cache,
                  const AttentionParameters& params, Activations out) override {
@@ -121,72 +141,7 @@ class CudaBackend final : public Backend {
   }
   void moe(ExecutionContext& ctx, Activations x, const MoeWeights& w, const MoeParameters& params,
            Activations out) override {
-    CudaContext& c = cuda_context(ctx);
-    const cudaStream_t stream = c.raw();
-    const int rows = static_cast<int>(x.rows), k = params.experts_per_token, experts = params.experts;
-    const int pairs = rows * k;
-    const int64_t inner = w.gate.rows, hidden = w.down.rows;
-    float* router_logits = c.router_logits.get<float>(static_cast<int64_t>(rows) * experts, stream, "allocating router logits");
-    linear(ctx, x, w.router, w.router_bias, Activations{router_logits, ElementType::f32, rows, experts});
-
-    const int slots = cuda::active_slots(rows, experts, k);
-    auto* routing_memory =
-        c.routing.get<int32_t>(4 * static_cast<int64_t>(pairs) + experts + 1 + slots, stream, "allocating routing");
-    cuda::Routing routing;
-    routing.expert = routing_memory;
-    routing.weight = reinterpret_cast<float*>(routing_memory + pairs);
-    routing.item_row = routing_memory + 2 * pairs;
-    routing.pair_item = routing_memory + 3 * pairs;
-    routing.offsets = routing_memory + 4 * pairs;
-    routing.active = routing.offsets + experts + 1;
-    cuda::route(router_logits, rows, experts, k, routing, stream);
-
-    // Gate and up: each expert's items gather their token's row of x; a token reaches an expert
-    // at most once, so no expert has more items than the batch has rows.
-    float* hidden_values = c.hidden.get<float>(pairs * inner, stream, "allocating expert activations");
-    cuda::LinearProblem p;
-    p.x = x.f32();
-    p.x_stride = x.cols;
-    p.x_rows = routing.item_row;
-    p.offsets = routing.offsets;
-    p.matrix_list = routing.active;
-    p.matrices = slots;
-    p.items = pairs;
-    p.max_items_per_matrix = rows;
-    p.y_stride = inner;
-    p.w = w.gate;
-    p.bias = w.gate_bias.data;
-    p.y = hidden_values;
-    if (cuda::can_gate(p, w.up)) {
-      // Decode: gate, up and SwiGLU in one pass over the two matrices' rows.
-      cuda::linear_swiglu(p, w.up, w.up_bias.data, params.swiglu_limit, params.swiglu_alpha, stream);
-    } else {
-      float* gate = c.gate.get<float>(pairs * inner, stream, "allocating expert activations");
-      float* up = c.up.get<float>(pairs * inner, stream, "allocating expert activations");
-      p.y = gate;
-      cuda::linear(p, precision_, stream);
-      p.w = w.up;
-      p.bias = w.up_bias.data;
-      p.y = up;
-      cuda::linear(p, precision_, stream);
-      cuda::swiglu(gate, up, pairs * inner, params.swiglu_limit, params.swiglu_alpha, hidden_values, stream);
-    }
-    if (rows <= cuda::kDownCombineMaxRows) {
-      // Decode: each token's down products and their weighted sum in one kernel.
-      cuda::down_combine(w.down, w.down_bias.data, hidden_values, routing, rows, k, out.f32(), stream);
-      return;
-    }
-    // Down: item i reads its own row of the SwiGLU output; then the weighted sum per token.
-    float* expert_out = c.expert_out.get<float>(pairs * hidden, stream, "allocating expert outputs");
-    p.w = w.down;
-    p.x = hidden_values;
-    p.x_stride = inner;
-    p.x_rows = nullptr;
-    p.bias = w.down_bias.data;
-    p.y = expert_out;
-    p.y_stride = hidden;
-    cuda::linear(p, precision_, stream);
-    cuda::combine_experts(expert_out, hidden, routing, rows, k, out.f32(), stream);
+    experts(ctx, x, w, params, out, false);
   }
   void add(ExecutionContext& ctx, Activations x, Activations delta) override {
     cuda::add(x.f32(), delta.f32(), x.rows * x.cols, cuda_context(ctx).raw());
@@ -237,6 +192,111 @@ class CudaBackend final : public Backend {
   }
 
  private:
+  // rope() of a (a_heads a row) and b (b_heads, may be 0) in one launch.
+  void rotate(ExecutionContext& ctx, Activations a, int a_heads, Activations b, int b_heads, int head_dim,
+              const RopeParameters& rope) {
+    if (head_dim > cuda::kMaxHeadDim || static_cast<int64_t>(rope.inv_freq.size()) < head_dim / 2)
+      throw Error("cuda rope: head_dim " + std::to_string(head_dim) + " is not supported");
+    cuda::RopeTable table{};
+    std::copy(rope.inv_freq.begin(), rope.inv_freq.begin() + head_dim / 2, table.inv_freq);
+    table.scaling = rope.attention_scaling;
+    CudaContext& c = cuda_context(ctx);
+    cuda::rope(a.f32(), a_heads, b_heads > 0 ? b.f32() : nullptr, b_heads, static_cast<int>(a.rows), head_dim,
+               c.batch().positions, table, c.raw());
+  }
+  // linear(): y = x·Wᵀ + bias, or y += it for a residual update; x normalized first by `norm`.
+  void product(ExecutionContext& ctx, Activations x, const Matrix& w, Vector bias, Activations y, bool accumulate,
+               const Norm& norm = {}) {
+    cuda::LinearProblem p;
+    p.w = w;
+    p.x = x.f32();
+    p.x_stride = x.cols;
+    p.items = static_cast<int>(x.rows);
+    p.max_items_per_matrix = p.items;
+    p.bias = bias.data;
+    p.y = y.f32();
+    p.y_stride = y.cols;
+    p.accumulate = accumulate;
+    p.norm.weight = norm.weight;
+    p.norm.eps = norm.eps;
+    p.norm.normed = norm.normed;
+    cuda::linear(p, precision_, cuda_context(ctx).raw());
+  }
+  // moe(), writing out = the experts' sum, or adding it to out. With a norm, x is where the
+  // router's product writes norm.of normalized, and the experts read it there.
+  void experts(ExecutionContext& ctx, Activations x, const MoeWeights& w, const MoeParameters& params, Activations out,
+               bool accumulate, const Norm& norm = {}) {
+    CudaContext& c = cuda_context(ctx);
+    const cudaStream_t stream = c.raw();
+    const int rows = static_cast<int>(x.rows), k = params.experts_per_token, experts = params.experts;
+    const int pairs = rows * k;
+    const int64_t inner = w.gate.rows, hidden = w.down.rows;
+    float* router_logits = c.router_logits.get<float>(static_cast<int64_t>(rows) * experts, stream, "allocating router logits");
+    const Activations logits{router_logits, ElementType::f32, rows, experts};
+    if (norm.weight != nullptr)
+      product(ctx, norm.of, w.router, w.router_bias, logits, false, norm);
+    else
+      linear(ctx, x, w.router, w.router_bias, logits);
+
+    const int slots = cuda::active_slots(rows, experts, k);
+    auto* routing_memory =
+        c.routing.get<int32_t>(4 * static_cast<int64_t>(pairs) + experts + 1 + slots, stream, "allocating routing");
+    cuda::Routing routing;
+    routing.expert = routing_memory;
+    routing.weight = reinterpret_cast<float*>(routing_memory + pairs);
+    routing.item_row = routing_memory + 2 * pairs;
+    routing.pair_item = routing_memory + 3 * pairs;
+    routing.offsets = routing_memory + 4 * pairs;
+    routing.active = routing.offsets + experts + 1;
+    cuda::route(router_logits, rows, experts, k, routing, stream);
+
+    // Gate and up: each expert's items gather their token's row of x; a token reaches an expert
+    // at most once, so no expert has more items than the batch has rows.
+    float* hidden_values = c.hidden.get<float>(pairs * inner, stream, "allocating expert activations");
+    cuda::LinearProblem p;
+    p.x = x.f32();
+    p.x_stride = x.cols;
+    p.x_rows = routing.item_row;
+    p.offsets = routing.offsets;
+    p.matrix_list = routing.active;
+    p.matrices = slots;
+    p.items = pairs;
+    p.max_items_per_matrix = rows;
+    p.y_stride = inner;
+    p.w = w.gate;
+    p.bias = w.gate_bias.data;
+    p.y = hidden_values;
+    if (cuda::can_gate(p, w.up)) {
+      // Decode: gate, up and SwiGLU in one pass over the two matrices' rows.
+      cuda::linear_swiglu(p, w.up, w.up_bias.data, params.swiglu_limit, params.swiglu_alpha, stream);
+    } else {
+      float* gate = c.gate.get<float>(pairs * inner, stream, "allocating expert activations");
+      float* up = c.up.get<float>(pairs * inner, stream, "allocating expert activations");
+      p.y = gate;
+      cuda::linear(p, precision_, stream);
+      p.w = w.up;
+      p.bias = w.up_bias.data;
+      p.y = up;
+      cuda::linear(p, precision_, stream);
+      cuda::swiglu(gate, up, pairs * inner, params.swiglu_limit, params.swiglu_alpha, hidden_values, stream);
+    }
+    if (rows <= cuda::kDownCombineMaxRows) {
+      // Decode: each token's down products and their weighted sum in one kernel.
+      cuda::down_combine(w.down, w.down_bias.data, hidden_values, routing, rows, k, accumulate, out.f32(), stream);
+      return;
+    }
+    // Down: item i reads its own row of the SwiGLU output; then the weighted sum per token.
+    float* expert_out = c.expert_out.get<float>(pairs * hidden, stream, "allocating expert outputs");
+    p.w = w.down;
+    p.x = hidden_values;
+    p.x_stride = inner;
+    p.x_rows = nullptr;
+    p.bias = w.down_bias.data;
+    p.y = expert_out;
+    p.y_stride = hidden;
+    cuda::linear(p, precision_, stream);
+    cuda::combine_experts(expert_out, hidden, routing, rows, k, accumulate, out.f32(), stream);
+  }
   cuda::Precision precision_;
   cuda::DeviceWeights weights_;
 };

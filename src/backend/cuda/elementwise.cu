@@ -59,21 +59,27 @@ __global__ void rmsnorm_kernel(const float* x, int cols, const float* weight, fl
   }
 }
 
-// One thread per (row, head, frequency): it rotates that pair. θ is rounded to float as on the
-// CPU, its cosine and sine taken in double.
-__global__ void rope_kernel(float* x, int rows, int heads, int head_dim, const int32_t* positions, RopeTable table) {
+// One block per row: its angles first (θ rounded to float as on the CPU, cosine and sine taken
+// in double), shared by every head of both tensors, then a thread per (head, pair).
+__global__ void rope_kernel(float* a, int a_heads, float* b, int b_heads, int head_dim, const int32_t* positions,
+                            RopeTable table) {
+  __shared__ float cosines[kMaxHeadDim / 2], sines[kMaxHeadDim / 2];
   const int half = head_dim / 2;
-  const int64_t index = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (index >= static_cast<int64_t>(rows) * heads * half) return;
-  const int64_t row = index / (static_cast<int64_t>(heads) * half);
-  const int i = static_cast<int>(index % half);
-  const float theta = __fmul_rn(static_cast<float>(positions[row]), table.inv_freq[i]);
-  const float c = static_cast<float>(cos(static_cast<double>(theta))) * table.scaling;
-  const float s = static_cast<float>(sin(static_cast<double>(theta))) * table.scaling;
-  float* v = x + (index / half) * head_dim;  // the (row, head) vector
-  const float x1 = v[i], x2 = v[i + half];
-  v[i] = __fsub_rn(__fmul_rn(x1, c), __fmul_rn(x2, s));
-  v[i + half] = __fadd_rn(__fmul_rn(x2, c), __fmul_rn(x1, s));
+  const int64_t row = blockIdx.x;
+  for (int i = static_cast<int>(threadIdx.x); i < half; i += blockDim.x) {
+    const float theta = __fmul_rn(static_cast<float>(positions[row]), table.inv_freq[i]);
+    cosines[i] = static_cast<float>(cos(static_cast<double>(theta))) * table.scaling;
+    sines[i] = static_cast<float>(sin(static_cast<double>(theta))) * table.scaling;
+  }
+  __syncthreads();
+  for (int index = static_cast<int>(threadIdx.x); index < (a_heads + b_heads) * half; index += blockDim.x) {
+    const int head = index / half, i = index % half;
+    float* v = head < a_heads ? a + (row * a_heads + head) * head_dim : b + (row * b_heads + head - a_heads) * head_dim;
+    const float c = cosines[i], s = sines[i];
+    const float x1 = v[i], x2 = v[i + half];
+    v[i] = __fsub_rn(__fmul_rn(x1, c), __fmul_rn(x2, s));
+    v[i + half] = __fadd_rn(__fmul_rn(x2, c), __fmul_rn(x1, s));
+  }
 }
 
 __global__ void add_kernel(float* x, const float* delta, int64_t n) {
@@ -109,11 +115,10 @@ void rmsnorm(const float* x, int rows, int cols, const float* weight, float eps,
   cuda_check_launch("rmsnorm kernel");
 }
 
-void rope(float* x, int rows, int heads, int head_dim, const int32_t* positions, const RopeTable& table,
-          cudaStream_t stream) {
+void rope(float* a, int a_heads, float* b, int b_heads, int rows, int head_dim, const int32_t* positions,
+          const RopeTable& table, cudaStream_t stream) {
   if (rows == 0) return;
-  rope_kernel<<<blocks_for(static_cast<int64_t>(rows) * heads * (head_dim / 2)), kThreads, 0, stream>>>(
-      x, rows, heads, head_dim, positions, table);
+  rope_kernel<<<rows, kThreads, 0, stream>>>(a, a_heads, b, b_heads, head_dim, positions, table);
   cuda_check_launch("rope kernel");
 }
 

@@ -25,8 +25,9 @@ struct RopeTable {
   float inv_freq[kMaxHeadDim / 2];
   float scaling;
 };
-void rope(float* x, int rows, int heads, int head_dim, const int32_t* positions, const RopeTable& table,
-          cudaStream_t stream);
+// Rotates two tensors of the same rows (a_heads and b_heads heads, b may have none) in one launch.
+void rope(float* a, int a_heads, float* b, int b_heads, int rows, int head_dim, const int32_t* positions,
+          const RopeTable& table, cudaStream_t stream);
 
 void add(float* x, const float* delta, int64_t n, cudaStream_t stream);  // x += delta
 

@@ -15,9 +15,9 @@ namespace gptoss::cuda {
 inline constexpr int kDownCombineMaxRows = 4;
 
 // out[t] = Σ_j weight[t·k + j] · (down_{expert[t·k+j]} · hidden[pair_item[t·k + j]] + bias), for
-// t < rows ≤ kDownCombineMaxRows; hidden rows have down.cols floats, down_bias is
-// [experts × down.rows] or null.
+// t < rows ≤ kDownCombineMaxRows (out[t] += … when accumulating); hidden rows have down.cols
+// floats, down_bias is [experts × down.rows] or null.
 void down_combine(const Matrix& down, const float* down_bias, const float* hidden, const Routing& routing, int rows,
-                  int k, float* out, cudaStream_t stream);
+                  int k, bool accumulate, float* out, cudaStream_t stream);
 
 }  // namespace gptoss::cuda

@@ -18,11 +18,18 @@ namespace {
 
 // ---- the streaming kernel (few items) ----------------------------------------------------------
 //
-// A warp per weight row (streaming_dot.cuh): the items' inputs are staged in shared memory, up
-// to kStreamingPass at a time, and the warp's lanes cover the row's chunks, reading each weight
-// byte once per pass. Gated (kGated): the warp reads the same row of `up` too and writes
-// clamped_swiglu(w·x + bias, up·x + up_bias): the experts' gate, up and SwiGLU in one pass.
-constexpr int kStreamingWarps = 8;
+// A warp per weight row (streaming_dot.cuh): the items' inputs are staged in shared memory,
+// kItems at a time (a compile-time count, so the accumulators are registers), and the warp's
+// lanes cover the row's chunks, reading each weight byte once per pass. Gated (kGated): the warp
+// reads the same row of `up` too and writes clamped_swiglu(w·x + bias, up·x + up_bias): the
+// experts' gate, up and SwiGLU in one pass.
+//
+// One large block per multiprocessor (for each matrix of the launch), its warps looping over
+// rows: the inputs are staged once per block, and staging is not free — with a block per few
+// rows, copying x into every block's shared memory moved more bytes than the weights.
+// Sixteen warps (128 registers a thread) where one accumulator per row suffices, eight where
+// more accumulators and in-flight chunks need registers (no spilling).
+constexpr int streaming_warps(int items, bool gated) { return items * (gated ? 2 : 1) <= 2 ? 16 : 8; }
 
 // The matrix of launch group g and its items; count 0 for a skipped group.
 __device__ __forceinline__ int group_items(const LinearProblem& p, int group, int& first, int& count) {
@@ -39,14 +46,20 @@ __device__ __forceinline__ int64_t x_row_of(const LinearProblem& p, int item) {
   return p.x_rows == nullptr ? item : p.x_rows[item];
 }
 
+// y = v, or y += v for a residual update (one addition, as a separate add would make).
+__device__ __forceinline__ void store_output(const LinearProblem& p, int64_t at, float v) {
+  p.y[at] = p.accumulate ? p.y[at] + v : v;
+}
+
 struct Gate {
   Matrix up;
   const float* up_bias;
   float limit, alpha;
 };
 
-template <Codes C, bool kGated>
-__global__ void __launch_bounds__(kStreamingWarps * 32) streaming_kernel(LinearProblem p, Gate gate, int pass_items) {
+template <Codes C, int kItems, bool kGated>
+__global__ void __launch_bounds__(streaming_warps(kItems, kGated) * 32, 1)
+    streaming_kernel(LinearProblem p, Gate gate) {
   extern __shared__ float4 shared4[];
   __shared__ float fp4_table[16];
   int first, count;
@@ -57,34 +70,52 @@ __global__ void __launch_bounds__(kStreamingWarps * 32) streaming_kernel(LinearP
   if (threadIdx.x < 16) fp4_table[threadIdx.x] = fp4_value(static_cast<int>(threadIdx.x));
   const int warp = static_cast<int>(threadIdx.x) / 32, lane = static_cast<int>(threadIdx.x) % 32;
   constexpr bool kAffine = C >= Codes::affine2;
+  constexpr int kRows = kGated ? 2 : 1;
+  constexpr int kWarps = streaming_warps(kItems, kGated);
 
-  for (int i0 = 0; i0 < count; i0 += pass_items) {
-    const int n = min(pass_items, count - i0);
+  for (int i0 = 0; i0 < count; i0 += kItems) {
+    const int n = min(kItems, count - i0);
     __syncthreads();  // the previous pass has finished reading xs
-    stage_inputs<kAffine>(p.x, p.x_stride, [&](int item) { return x_row_of(p, first + i0 + item); }, n, pass_items,
-                          chunks, xs);
+    const auto input_row = [&](int item) { return x_row_of(p, first + i0 + item); };
+    stage_inputs<kAffine>(p.x, p.x_stride, input_row, n, kItems, chunks, xs);
     __syncthreads();
-    const float* sums = chunk_sums_of(xs, pass_items, chunks);
+    if (p.norm.weight != nullptr) {
+      // Block 0 of the launch also hands the normalized rows on (to the other products of x).
+      const bool writes = blockIdx.x == 0 && blockIdx.y == 0;
+      normalize_staged<kAffine>(xs, n, kItems, chunks, p.norm.weight, p.norm.eps, writes ? p.norm.normed : nullptr,
+                                input_row);
+      __syncthreads();
+    }
+    const float* sums = chunk_sums_of(xs, kItems, chunks);
+    const float* staged[kRows];
+    const float* staged_sums[kRows];
+#pragma unroll
+    for (int r = 0; r < kRows; ++r) {
+      staged[r] = xs;  // gate and up rows dot the same inputs
+      staged_sums[r] = sums;
+    }
     // The block's rows, a warp each at a time: the staging above is paid once per block.
-    for (int64_t row = static_cast<int64_t>(blockIdx.x) * kStreamingWarps + warp; row < p.w.rows;
-         row += static_cast<int64_t>(gridDim.x) * kStreamingWarps) {
-      float acc[kStreamingPass], up_acc[kStreamingPass];
+    for (int64_t row = static_cast<int64_t>(blockIdx.x) * kWarps + warp; row < p.w.rows;
+         row += static_cast<int64_t>(gridDim.x) * kWarps) {
+      float acc[kRows][kItems] = {};
+      if constexpr (kGated) {
+        const RowPointers rows[2] = {row_pointers(p.w, matrix, row), row_pointers(gate.up, matrix, row)};
+        rows_dots<C, 2, kItems>(p.w, rows, staged, staged_sums, chunks, lane, fp4_table, acc);
+      } else {
+        const RowPointers rows[1] = {row_pointers(p.w, matrix, row)};
+        rows_dots<C, 1, kItems>(p.w, rows, staged, staged_sums, chunks, lane, fp4_table, acc);
+      }
 #pragma unroll
-      for (int it = 0; it < kStreamingPass; ++it) acc[it] = up_acc[it] = 0.f;
-      row_dots<C>(p.w, row_pointers(p.w, matrix, row), xs, sums, n, chunks, lane, fp4_table, acc);
-      if constexpr (kGated)
-        row_dots<C>(gate.up, row_pointers(gate.up, matrix, row), xs, sums, n, chunks, lane, fp4_table, up_acc);
-#pragma unroll
-      for (int it = 0; it < kStreamingPass; ++it) {
-        if (it >= n) break;
-        float v = warp_sum(acc[it]);
+      for (int it = 0; it < kItems; ++it) {
+        if (it >= n) break;  // n is the same across the warp
+        float v = warp_sum(acc[0][it]);
         if (p.bias != nullptr) v += p.bias[static_cast<int64_t>(matrix) * p.w.rows + row];
         if constexpr (kGated) {
-          float u = warp_sum(up_acc[it]);
+          float u = warp_sum(acc[kRows - 1][it]);
           if (gate.up_bias != nullptr) u += gate.up_bias[static_cast<int64_t>(matrix) * p.w.rows + row];
           v = clamped_swiglu(v, u, gate.limit, gate.alpha);
         }
-        if (lane == 0) p.y[static_cast<int64_t>(first + i0 + it) * p.y_stride + row] = v;
+        if (lane == 0) store_output(p, static_cast<int64_t>(first + i0 + it) * p.y_stride + row, v);
       }
     }
   }
@@ -219,7 +250,7 @@ __global__ void __launch_bounds__(kTiledThreads) tiled_kernel(LinearProblem p) {
     const int64_t row = row0 + tile_row;
     if (row >= p.w.rows || tile_item >= items_here) return;
     if (p.bias != nullptr) v += p.bias[static_cast<int64_t>(matrix) * p.w.rows + row];
-    p.y[static_cast<int64_t>(first + item0 + tile_item) * p.y_stride + row] = v;
+    store_output(p, static_cast<int64_t>(first + item0 + tile_item) * p.y_stride + row, v);
   };
   if constexpr (kBf16) {
     // Through shared memory (a fragment's element order is opaque); the tiles are free now.
@@ -248,27 +279,37 @@ void check_problem(const LinearProblem& p) {
 
 int matrices_of(const LinearProblem& p) { return std::max(p.matrices, 1); }
 
-constexpr int kStreamingBlocksPerSm = 4;
-
-
-template <Codes C, bool kGated>
-void launch_streaming(const LinearProblem& p, const Gate& gate, cudaStream_t stream) {
-  const int pass = std::clamp(p.max_items_per_matrix, 1, kStreamingPass);
-  const size_t shared = static_cast<size_t>(staged_floats(pass, p.w.cols / 32)) * sizeof(float);
+// The streaming kernel for the problem's items per pass (1, 2, 4 or 8 at compile time).
+template <Codes C, int kItems, bool kGated>
+void launch_streaming_items(const LinearProblem& p, const Gate& gate, cudaStream_t stream) {
+  const size_t shared = static_cast<size_t>(staged_floats(kItems, p.w.cols / 32)) * sizeof(float);
   static const bool raised = [] {
-    cuda_check(cudaFuncSetAttribute(streaming_kernel<C, kGated>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+    cuda_check(cudaFuncSetAttribute(streaming_kernel<C, kItems, kGated>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                     200 * 1024),
                "raising the streaming product's shared memory limit");
     return true;
   }();
   (void)raised;
-  // Enough blocks to keep every multiprocessor busy, each looping over rows, so that a
-  // block's input staging serves several rows.
-  const int64_t row_blocks = (p.w.rows + kStreamingWarps - 1) / kStreamingWarps;
-  const int64_t wanted = std::max<int64_t>(1, kStreamingBlocksPerSm * multiprocessor_count() / matrices_of(p));
+  // A block per multiprocessor over the launch's matrices, each looping over rows.
+  constexpr int kWarps = streaming_warps(kItems, kGated);
+  const int64_t row_blocks = (p.w.rows + kWarps - 1) / kWarps;
+  const int64_t wanted = std::max<int64_t>(1, (multiprocessor_count() + matrices_of(p) - 1) / matrices_of(p));
   const dim3 grid(static_cast<unsigned>(std::min(row_blocks, wanted)), static_cast<unsigned>(matrices_of(p)));
-  streaming_kernel<C, kGated><<<grid, kStreamingWarps * 32, shared, stream>>>(p, gate, pass);
+  streaming_kernel<C, kItems, kGated><<<grid, kWarps * 32, shared, stream>>>(p, gate);
   cuda_check_launch("streaming linear kernel");
+}
+
+template <Codes C, bool kGated>
+void launch_streaming(const LinearProblem& p, const Gate& gate, cudaStream_t stream) {
+  const int items = std::max(p.max_items_per_matrix, 1);
+  if (items == 1)
+    launch_streaming_items<C, 1, kGated>(p, gate, stream);
+  else if (items == 2)
+    launch_streaming_items<C, 2, kGated>(p, gate, stream);
+  else if (items <= 4)
+    launch_streaming_items<C, 4, kGated>(p, gate, stream);
+  else  // gated passes stop at 4 items: 8 would spill registers
+    launch_streaming_items<C, kGated ? 4 : 8, kGated>(p, gate, stream);
 }
 
 template <Codes C>
@@ -293,7 +334,8 @@ void linear_streaming(const LinearProblem& p, cudaStream_t stream) {
 
 bool can_gate(const LinearProblem& p, const Matrix& up) {
   return p.max_items_per_matrix <= kStreamingMaxItems && codes_of(up) == codes_of(p.w) && up.rows == p.w.rows &&
-         up.cols == p.w.cols && up.count == p.w.count;
+         up.cols == p.w.cols && up.count == p.w.count && up.group_size == p.w.group_size &&
+         up.scale_type == p.w.scale_type;
 }
 
 void linear_swiglu(const LinearProblem& p, const Matrix& up, const float* up_bias, float limit, float alpha,
@@ -306,6 +348,7 @@ void linear_swiglu(const LinearProblem& p, const Matrix& up, const float* up_bia
 
 void linear_tiled(const LinearProblem& p, Precision precision, cudaStream_t stream) {
   check_problem(p);
+  if (p.norm.weight != nullptr) throw Error("cuda linear: the tiled product does not normalize its inputs");
   if (p.items == 0) return;
   with_codes(p.w, [&]<Codes C>() { launch_tiled<C>(p, precision, stream); });
 }

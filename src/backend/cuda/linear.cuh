@@ -39,6 +39,14 @@ struct LinearProblem {
   const float* bias = nullptr;       // [w.count × w.rows], or null
   float* y = nullptr;
   int64_t y_stride = 0;
+  bool accumulate = false;  // y += the product (a residual update) instead of y =
+  // Streaming only: x's rows are RMS-normalized first (x · inv_rms · weight, as rmsnorm()), and
+  // also written to `normed` ([x rows × w.cols], x_stride = w.cols) when it is not null.
+  struct {
+    const float* weight = nullptr;
+    float eps = 0.f;
+    float* normed = nullptr;
+  } norm;
 };
 
 // Chooses the kernel by the host-known sizes: the streaming one while every matrix has at most

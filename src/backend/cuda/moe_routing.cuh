@@ -27,8 +27,9 @@ inline int active_slots(int rows, int experts, int k) { return rows * k < expert
 // softmax over those k only. Then the counting sort of the pairs by expert. experts ≤ 1024, k ≤ 8.
 void route(const float* logits, int rows, int experts, int k, const Routing& routing, cudaStream_t stream);
 
-// out[r] = Σ_j weight[r·k + j] · expert_out[pair_item[r·k + j]] (cols floats per row), j in order.
-void combine_experts(const float* expert_out, int64_t cols, const Routing& routing, int rows, int k, float* out,
-                     cudaStream_t stream);
+// out[r] = Σ_j weight[r·k + j] · expert_out[pair_item[r·k + j]] (cols floats per row), j in order
+// (out[r] += … when accumulating).
+void combine_experts(const float* expert_out, int64_t cols, const Routing& routing, int rows, int k, bool accumulate,
+                     float* out, cudaStream_t stream);
 
 }  // namespace gptoss::cuda

@@ -1,13 +1,18 @@
 // The pieces of the streaming (decode) products: inputs staged in shared memory, and a warp's
-// dot products of one weight row with each staged input, the row's bytes read once. The
-// products of linear.cu and the experts' fused kernels (expert_kernels.cu) are built of them.
+// dot products of a few weight rows with a few staged inputs, each row's bytes read once. The
+// products of linear.cu and the experts' down kernel (expert_down.cu) are built of them.
+//
+// Decode is latency- and instruction-bound, so the inner loop is lean: a lane loads several
+// chunks before decoding any (bytes in flight), and affine codes are decoded in two integer
+// instructions into m = 1 + q/2^b (the code placed under the exponent of 1.0f), so that
+//   Σ_i (s·q_i + b)·x_i = s·2^b·Σ_i m_i·x_i + (b − s·2^b)·Σ_i x_i,
+// one FMA per weight, with the chunk's Σ x_i staged beside the inputs.
 #pragma once
 
 #include "backend/cuda/weight_chunk.cuh"
 
 namespace gptoss::cuda {
 
-inline constexpr int kStreamingPass = 8;  // inputs multiplied per pass over a row (register accumulators)
 // Each 32-input chunk is padded to 36 floats in shared memory, so that the 16-byte reads of a
 // quarter warp (8 lanes at chunk stride) fall in distinct banks.
 inline constexpr int kPaddedChunk = 36;
@@ -25,25 +30,84 @@ __device__ __forceinline__ float warp_sum(float v) {
 }
 
 // Copies the inputs input_row(i), i < n ≤ capacity, each cols = 32·chunks floats at
-// x + row·x_stride (16-byte aligned), into xs and, for affine weights, their chunk sums after
-// the capacity's inputs. The whole block calls it, between barriers.
+// x + row·x_stride (16-byte aligned), into xs, and zeros for the inputs n … capacity − 1; for
+// affine weights also each chunk's sum after the capacity's inputs. Eight consecutive lanes
+// stage one chunk (a float4 each) and add it up by shuffles. The whole block calls it, between
+// barriers.
 template <bool kAffine, class InputRow>
 __device__ __forceinline__ void stage_inputs(const float* x, int64_t x_stride, InputRow input_row, int n, int capacity,
                                              int chunks, float* xs) {
-  for (int idx = static_cast<int>(threadIdx.x); idx < n * chunks * 8; idx += blockDim.x) {
+  const int lane = static_cast<int>(threadIdx.x) % 32;
+  const int total = capacity * chunks * 8;
+  float* chunk_sums = xs + static_cast<int64_t>(capacity) * chunks * kPaddedChunk;
+  // Whole warps iterate together (the shuffles need every lane).
+  for (int base = static_cast<int>(threadIdx.x) - lane; base < total; base += blockDim.x) {
+    const int idx = base + lane;
+    const bool valid = idx < total;
     const int item = idx / (chunks * 8), within = idx % (chunks * 8);
-    const float4 v = *reinterpret_cast<const float4*>(x + input_row(item) * x_stride + within * 4);
-    *reinterpret_cast<float4*>(xs + (item * chunks + within / 8) * kPaddedChunk + (within % 8) * 4) = v;
+    float4 v = make_float4(0.f, 0.f, 0.f, 0.f);
+    if (valid && item < n) v = *reinterpret_cast<const float4*>(x + input_row(item) * x_stride + within * 4);
+    if (valid) *reinterpret_cast<float4*>(xs + (item * chunks + within / 8) * kPaddedChunk + (within % 8) * 4) = v;
+    if constexpr (kAffine) {
+      float sum = (v.x + v.y) + (v.z + v.w);
+      sum += __shfl_xor_sync(0xFFFFFFFFu, sum, 1);
+      sum += __shfl_xor_sync(0xFFFFFFFFu, sum, 2);
+      sum += __shfl_xor_sync(0xFFFFFFFFu, sum, 4);
+      if (valid && within % 8 == 0) chunk_sums[item * chunks + within / 8] = sum;
+    }
+  }
+}
+
+// RMSNorm of the n staged inputs in place (cols = 32·chunks each): x · inv_rms · weight, with
+// inv_rms = 1 / sqrt(Σx²/cols + eps), Σx² in double, the same per-element formula as
+// rmsnorm(); then their chunk sums again (affine). Writes the normalized input i to
+// normed + output_row(i)·cols as well when `normed` is not null. The whole block calls it,
+// between barriers, after stage_inputs.
+template <bool kAffine, class OutputRow>
+__device__ __forceinline__ void normalize_staged(float* xs, int n, int capacity, int chunks, const float* weight,
+                                                 float eps, float* normed, OutputRow output_row) {
+  constexpr int kMaxInputs = 8;
+  __shared__ double partial[32][kMaxInputs];
+  __shared__ float inv_rms[kMaxInputs];
+  const int cols = chunks * 32, lane = static_cast<int>(threadIdx.x) % 32, warp = static_cast<int>(threadIdx.x) / 32;
+  const auto at = [&](int item, int c) { return (item * chunks + c / 32) * kPaddedChunk + c % 32; };
+  for (int item = 0; item < n; ++item) {
+    double sum = 0;
+    for (int c = static_cast<int>(threadIdx.x); c < cols; c += blockDim.x) {
+      const double v = xs[at(item, c)];
+      sum += v * v;
+    }
+    for (int offset = 16; offset > 0; offset /= 2) sum += __shfl_xor_sync(0xFFFFFFFFu, sum, offset);
+    if (lane == 0) partial[warp][item] = sum;
+  }
+  __syncthreads();
+  if (threadIdx.x < n) {
+    double total = 0;
+    for (int w = 0; w < static_cast<int>(blockDim.x / 32); ++w) total += partial[w][threadIdx.x];
+    inv_rms[threadIdx.x] = static_cast<float>(1.0 / sqrt(total / cols + eps));
+  }
+  __syncthreads();
+  for (int e = static_cast<int>(threadIdx.x); e < n * cols; e += blockDim.x) {
+    const int item = e / cols, c = e % cols;
+    float& x = xs[at(item, c)];
+    x = weight[c] * (x * inv_rms[item]);
+    if (normed != nullptr) normed[output_row(item) * cols + c] = x;
   }
   if constexpr (kAffine) {
     __syncthreads();
     float* chunk_sums = xs + static_cast<int64_t>(capacity) * chunks * kPaddedChunk;
-    for (int idx = static_cast<int>(threadIdx.x); idx < n * chunks; idx += blockDim.x) {
-      const float* c = xs + idx * kPaddedChunk;
+    for (int base = static_cast<int>(threadIdx.x) - lane; base < n * chunks * 8; base += blockDim.x) {
+      const int idx = base + lane;
+      const bool valid = idx < n * chunks * 8;
       float sum = 0.f;
-#pragma unroll
-      for (int i = 0; i < 32; ++i) sum += c[i];
-      chunk_sums[idx] = sum;
+      if (valid) {
+        const float4 v = *reinterpret_cast<const float4*>(xs + (idx / 8) * kPaddedChunk + (idx % 8) * 4);
+        sum = (v.x + v.y) + (v.z + v.w);
+      }
+      sum += __shfl_xor_sync(0xFFFFFFFFu, sum, 1);
+      sum += __shfl_xor_sync(0xFFFFFFFFu, sum, 2);
+      sum += __shfl_xor_sync(0xFFFFFFFFu, sum, 4);
+      if (valid && idx % 8 == 0) chunk_sums[idx / 8] = sum;
     }
   }
 }
@@ -53,44 +117,85 @@ __device__ __forceinline__ const float* chunk_sums_of(const float* xs, int capac
   return xs + static_cast<int64_t>(capacity) * chunks * kPaddedChunk;
 }
 
-// acc[it] += lane's share of row · staged input it, for it < n (inputs at xs, their chunk sums
-// at sums); lane l takes chunks l, l + 32, …, so the warp reads the row once. warp_sum(acc[it])
-// is the dot product.
+// One chunk for the streaming dot: Σ_i w_i x_i = scale·Σ_i m[i]·x_i + offset·Σ_i x_i. Dense
+// and MXFP4 chunks have m = the weights (times the block's power of two in scale), offset 0.
 template <Codes C>
-__device__ __forceinline__ void row_dots(const Matrix& w, const RowPointers& row, const float* xs, const float* sums,
-                                         int n, int chunks, int lane, const float* fp4_table,
-                                         float (&acc)[kStreamingPass]) {
+__device__ __forceinline__ void decode_streaming(const RawChunk<C>& raw, const float* fp4_table, float (&m)[32],
+                                                 float& scale, float& offset) {
+  if constexpr (C >= Codes::affine2) {
+    constexpr int kBits = affine_bits(C);
+    constexpr int kAt = 23 - kBits;  // the code's place under 1.0f's exponent
+    constexpr uint32_t kField = ((1u << kBits) - 1) << kAt;
+#pragma unroll
+    for (int i = 0; i < 32; ++i) {
+      const int bit = i * kBits, word = bit >> 5, shift = bit & 31;
+      uint32_t placed;
+      if (shift + kBits > 32)  // the code straddles two words: a funnel shift joins them
+        placed = __funnelshift_r(raw.words[word], raw.words[word + 1], shift - kAt);
+      else if (shift <= kAt)
+        placed = raw.words[word] << (kAt - shift);
+      else
+        placed = raw.words[word] >> (shift - kAt);
+      m[i] = __uint_as_float(0x3F800000u | (placed & kField));
+    }
+    scale = raw.scale * static_cast<float>(1 << kBits);
+    offset = raw.offset - scale;
+  } else {
+    Chunk chunk;
+    decode_raw<C>(raw, fp4_table, chunk);
+#pragma unroll
+    for (int i = 0; i < 32; ++i) m[i] = chunk.q[i];
+    scale = chunk.scale;
+    offset = 0.f;
+  }
+}
+
+// acc[r][it] += lane's share of row r · staged input it of xs[r], for kRows rows (of matrices
+// shaped like w, at `rows`) and kItems inputs each (xs[r] + it·chunks·kPaddedChunk, their chunk
+// sums at sums[r] + it·chunks). Lane l takes chunks l, l + 32, …, so the warp reads each row
+// once; warp_sum(acc[r][it]) is the dot product.
+template <Codes C, int kRows, int kItems>
+__device__ __forceinline__ void rows_dots(const Matrix& w, const RowPointers (&rows)[kRows],
+                                          const float* const (&xs)[kRows], const float* const (&sums)[kRows],
+                                          int chunks, int lane, const float* fp4_table,
+                                          float (&acc)[kRows][kItems]) {
   constexpr bool kAffine = C >= Codes::affine2;
-  // Chunks loaded per round before any is decoded: as many as registers allow for the format.
-  constexpr int kAhead = C == Codes::f32 ? 1 : (C == Codes::f16 || C == Codes::bf16) ? 2 : 4;
+  // Chunks in flight per lane before any is decoded: as many as registers allow.
+  constexpr int kInFlight = C == Codes::f32 ? 1 : (C == Codes::f16 || C == Codes::bf16) ? 2 : 4;
+  constexpr int kAhead = kInFlight / kRows > 0 ? kInFlight / kRows : 1;
   for (int c0 = lane; c0 < chunks; c0 += 32 * kAhead) {
-    RawChunk<C> raw[kAhead];
+    RawChunk<C> raw[kAhead][kRows];
 #pragma unroll
     for (int a = 0; a < kAhead; ++a)
-      if (c0 + 32 * a < chunks) load_raw<C>(w, row, c0 + 32 * a, raw[a]);
+#pragma unroll
+      for (int r = 0; r < kRows; ++r)
+        if (c0 + 32 * a < chunks) load_raw<C>(w, rows[r], c0 + 32 * a, raw[a][r]);
 #pragma unroll
     for (int a = 0; a < kAhead; ++a) {
       const int c = c0 + 32 * a;
       if (c >= chunks) break;
-      Chunk chunk;
-      decode_raw<C>(raw[a], fp4_table, chunk);
 #pragma unroll
-      for (int it = 0; it < kStreamingPass; ++it) {
-        if (it >= n) break;
-        const float4* xc = reinterpret_cast<const float4*>(xs + (it * chunks + c) * kPaddedChunk);
-        float dot = 0.f;
+      for (int r = 0; r < kRows; ++r) {
+        float m[32], scale, offset;
+        decode_streaming<C>(raw[a][r], fp4_table, m, scale, offset);
 #pragma unroll
-        for (int i = 0; i < 8; ++i) {
-          const float4 v = xc[i];
-          dot = fmaf(v.x, chunk.q[4 * i], dot);
-          dot = fmaf(v.y, chunk.q[4 * i + 1], dot);
-          dot = fmaf(v.z, chunk.q[4 * i + 2], dot);
-          dot = fmaf(v.w, chunk.q[4 * i + 3], dot);
+        for (int it = 0; it < kItems; ++it) {
+          const float4* xc = reinterpret_cast<const float4*>(xs[r] + (it * chunks + c) * kPaddedChunk);
+          float even = 0.f, odd = 0.f;  // two chains: half the FMA latency per chunk
+#pragma unroll
+          for (int i = 0; i < 8; ++i) {
+            const float4 v = xc[i];
+            even = fmaf(v.x, m[4 * i], even);
+            odd = fmaf(v.y, m[4 * i + 1], odd);
+            even = fmaf(v.z, m[4 * i + 2], even);
+            odd = fmaf(v.w, m[4 * i + 3], odd);
+          }
+          const float dot = even + odd;
+          if constexpr (kAffine)
+            acc[r][it] = fmaf(scale, dot, fmaf(offset, sums[r][it * chunks + c], acc[r][it]));
+          else
+            acc[r][it] = fmaf(scale, dot, acc[r][it]);
         }
-        if constexpr (kAffine)
-          acc[it] = fmaf(chunk.scale, dot, fmaf(chunk.offset, sums[it * chunks + c], acc[it]));
-        else
-          acc[it] = fmaf(chunk.scale, dot, acc[it]);
       }
     }
   }

@@ -93,7 +93,8 @@ __device__ __forceinline__ void load_raw(const Matrix& w, const RowPointers& row
     // E8M0: 2^(s − 127); s = 0 gives 2^−127, a subnormal float, exact.
     raw.scale = exp2f(static_cast<float>(static_cast<int>(row.scales[chunk]) - 127));
   } else if constexpr (C >= Codes::affine2) {
-    const int group = chunk * 32 / w.group_size;
+    // Groups of 32, 64 or 128 inputs are 1, 2 or 4 chunks: a shift, not a division.
+    const int group = chunk >> (__ffs(w.group_size) - 6);
     raw.scale = load_scale_value(w.scale_type, row.scales, group);
     raw.offset = load_scale_value(w.scale_type, row.biases, group);
   }
