@@ -197,6 +197,9 @@ __global__ void __launch_bounds__(kThreads) attention_split_kernel(const float* 
     __syncthreads();
     // Each output's sum over the tile's keys in order; the thread's outputs are independent
     // chains, interleaved.
+    // (A thread's outputs are its first `mine` slots: the loop stops there rather than issue
+    // predicated-off FMAs for the rest.)
+    const int mine = (g_count * d - static_cast<int>(threadIdx.x) + kThreads - 1) / kThreads;
     int p_at[kMaxOutputs], value_at[kMaxOutputs];  // offsets: 32-bit, to spare registers
 #pragma unroll
     for (int k = 0; k < kMaxOutputs; ++k) {
@@ -207,9 +210,10 @@ __global__ void __launch_bounds__(kThreads) attention_split_kernel(const float* 
     }
     for (int t = 0; t < count; ++t)
 #pragma unroll
-      for (int k = 0; k < kMaxOutputs; ++k)
-        if (static_cast<int>(threadIdx.x) + k * kThreads < g_count * d)
-          acc[k] = fmaf(probabilities[p_at[k] + t], tile[t * (d + 1) + value_at[k]], acc[k]);
+      for (int k = 0; k < kMaxOutputs; ++k) {
+        if (k >= mine) break;
+        acc[k] = fmaf(probabilities[p_at[k] + t], tile[t * (d + 1) + value_at[k]], acc[k]);
+      }
   }
   __syncthreads();
   const int64_t head0 = static_cast<int64_t>(row) * s.heads + kv_head * g_count;
