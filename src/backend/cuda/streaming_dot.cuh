@@ -29,6 +29,16 @@ __device__ __forceinline__ float warp_sum(float v) {
   return v;
 }
 
+// Eight consecutive lanes hold a 32-input chunk as a float4 each: adds it up by shuffles (every
+// lane of the warp calls it) and stores the sum where `first` (the chunk's first lane) says.
+__device__ __forceinline__ void store_chunk_sum(float4 v, bool first, float* sum_at) {
+  float sum = (v.x + v.y) + (v.z + v.w);
+  sum += __shfl_xor_sync(0xFFFFFFFFu, sum, 1);
+  sum += __shfl_xor_sync(0xFFFFFFFFu, sum, 2);
+  sum += __shfl_xor_sync(0xFFFFFFFFu, sum, 4);
+  if (first) *sum_at = sum;
+}
+
 // Copies the inputs input_row(i), i < n ≤ capacity, each cols = 32·chunks floats at
 // x + row·x_stride (16-byte aligned), into xs, and zeros for the inputs n … capacity − 1; for
 // affine weights also each chunk's sum after the capacity's inputs. Eight consecutive lanes
@@ -48,13 +58,7 @@ __device__ __forceinline__ void stage_inputs(const float* x, int64_t x_stride, I
     float4 v = make_float4(0.f, 0.f, 0.f, 0.f);
     if (valid && item < n) v = *reinterpret_cast<const float4*>(x + input_row(item) * x_stride + within * 4);
     if (valid) *reinterpret_cast<float4*>(xs + (item * chunks + within / 8) * kPaddedChunk + (within % 8) * 4) = v;
-    if constexpr (kAffine) {
-      float sum = (v.x + v.y) + (v.z + v.w);
-      sum += __shfl_xor_sync(0xFFFFFFFFu, sum, 1);
-      sum += __shfl_xor_sync(0xFFFFFFFFu, sum, 2);
-      sum += __shfl_xor_sync(0xFFFFFFFFu, sum, 4);
-      if (valid && within % 8 == 0) chunk_sums[item * chunks + within / 8] = sum;
-    }
+    if constexpr (kAffine) store_chunk_sum(v, valid && within % 8 == 0, chunk_sums + item * chunks + within / 8);
   }
 }
 
@@ -99,15 +103,9 @@ __device__ __forceinline__ void normalize_staged(float* xs, int n, int capacity,
     for (int base = static_cast<int>(threadIdx.x) - lane; base < n * chunks * 8; base += blockDim.x) {
       const int idx = base + lane;
       const bool valid = idx < n * chunks * 8;
-      float sum = 0.f;
-      if (valid) {
-        const float4 v = *reinterpret_cast<const float4*>(xs + (idx / 8) * kPaddedChunk + (idx % 8) * 4);
-        sum = (v.x + v.y) + (v.z + v.w);
-      }
-      sum += __shfl_xor_sync(0xFFFFFFFFu, sum, 1);
-      sum += __shfl_xor_sync(0xFFFFFFFFu, sum, 2);
-      sum += __shfl_xor_sync(0xFFFFFFFFu, sum, 4);
-      if (valid && idx % 8 == 0) chunk_sums[idx / 8] = sum;
+      float4 v = make_float4(0.f, 0.f, 0.f, 0.f);
+      if (valid) v = *reinterpret_cast<const float4*>(xs + (idx / 8) * kPaddedChunk + (idx % 8) * 4);
+      store_chunk_sum(v, valid && idx % 8 == 0, chunk_sums + idx / 8);
     }
   }
 }
