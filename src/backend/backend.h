@@ -167,13 +167,18 @@ class Backend : public DeviceMemory {
     moe(ctx, in, weights, params, scratch);
     add(ctx, x, scratch);
   }
-  // An RMSNorm and the first op that reads it: normed = rmsnorm(x), then y = linear(normed) or
-  // x += moe(normed). `normed` is written either way (other ops read it after); a backend may
-  // normalize inside the op's kernel rather than in a launch of its own.
-  virtual void rmsnorm_linear(ExecutionContext& ctx, Activations x, Vector norm, float eps, Activations normed,
-                              const Matrix& w, Vector bias, Activations y) {
+  // An RMSNorm and the ops that read it: normed = rmsnorm(x), then y = linear(normed) for each
+  // of `products` (the attention's q, k and v), or x += moe(normed). `normed` is written either
+  // way; a backend may normalize inside the ops' kernels, and run the products in one launch.
+  struct Product {
+    const Matrix* w;
+    Vector bias;
+    Activations y;
+  };
+  virtual void rmsnorm_linears(ExecutionContext& ctx, Activations x, Vector norm, float eps, Activations normed,
+                               std::span<const Product> products) {
     rmsnorm(ctx, x, norm, eps, normed);
-    linear(ctx, normed, w, bias, y);
+    for (const Product& p : products) linear(ctx, normed, *p.w, p.bias, p.y);
   }
   virtual void rmsnorm_moe_residual(ExecutionContext& ctx, Activations x, float eps, Activations normed,
                                     const MoeWeights& weights, const MoeParameters& params, Activations scratch) {

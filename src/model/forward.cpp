@@ -89,9 +89,8 @@ Activations ForwardPass::run(const BatchLayout& layout, const KvLayers& kv, Hidd
       const MoeWeights& m = layer.moe;
       // x = x + o_proj(attention(rope(q_proj(norm(x))), rope(k_proj(…)), v_proj(…)))
       timed("attention.qkv", static_cast<double>(matrix_bytes(a.q) + matrix_bytes(a.k) + matrix_bytes(a.v)), [&] {
-        backend_.rmsnorm_linear(ctx, x, a.norm, eps, normed, a.q, a.q_bias, q);
-        backend_.linear(ctx, normed, a.k, a.k_bias, k);
-        backend_.linear(ctx, normed, a.v, a.v_bias, v);
+        const Backend::Product products[] = {{&a.q, a.q_bias, q}, {&a.k, a.k_bias, k}, {&a.v, a.v_bias, v}};
+        backend_.rmsnorm_linears(ctx, x, a.norm, eps, normed, products);
       });
       timed("attention.rope", 0, [&] {
         backend_.rope_qk(ctx, q, k, config_.num_attention_heads, config_.num_key_value_heads, config_.head_dim, rope_);

@@ -90,6 +90,13 @@ struct Weights {
     m.down_bias = vectors.add(test::random_floats(kExperts * kHidden, 12));
     layer.attention.q = keep(test::dense(WeightFormat::bf16, 1, 256, kHidden, 13));
     layer.attention.q_bias = vectors.add(test::random_floats(256, 14));
+    // k like q (one launch on the GPU); v of another format in the MLX layout (MLX may quantize
+    // each module its own way), so that the products run apart there.
+    layer.attention.k = keep(test::dense(WeightFormat::bf16, 1, 64, kHidden, 16));
+    layer.attention.k_bias = vectors.add(test::random_floats(64, 17));
+    layer.attention.v = mlx ? keep(test::affine(8, 64, ScaleType::bf16, 1, 64, kHidden, 18))
+                            : keep(test::dense(WeightFormat::bf16, 1, 64, kHidden, 18));
+    layer.attention.v_bias = vectors.add(test::random_floats(64, 19));
     layer.attention.norm = vectors.add(test::random_floats(kHidden, 15));
     w.layers.push_back(layer);
   }
@@ -167,13 +174,19 @@ TEST_P(CudaBackendOps, RmsNormLinearAddGather) {
       s.backend->linear(*s.ctx, s.upload(x, n, kHidden), s.weights.lm_head, {}, out);
       return out;
     });
-    // The fused RMSNorm + product: its output, and the normalized rows it hands on.
-    for (const bool want_normed : {false, true})
-      compare(want_normed ? "rmsnorm_linear's normed rows" : "rmsnorm_linear", rows, 1e-5, [&](Side& s, int n) {
+    // The fused RMSNorm + q, k and v products (one launch on the GPU): each output, and the
+    // normalized rows handed on.
+    const char* const fused_outputs[] = {"rmsnorm_linears' normed rows", "rmsnorm_linears' q", "rmsnorm_linears' k",
+                                         "rmsnorm_linears' v"};
+    for (int which = 0; which < 4; ++which)
+      compare(fused_outputs[which], rows, 1e-5, [&](Side& s, int n) {
         const AttentionWeights& a = s.weights.layers[0].attention;
-        Activations normed = s.poisoned(n, kHidden), out = s.poisoned(n, a.q.rows);
-        s.backend->rmsnorm_linear(*s.ctx, s.upload(x, n, kHidden), a.norm, 1e-5f, normed, a.q, a.q_bias, out);
-        return want_normed ? normed : out;
+        Activations normed = s.poisoned(n, kHidden), q = s.poisoned(n, a.q.rows), k = s.poisoned(n, a.k.rows),
+                    v = s.poisoned(n, a.v.rows);
+        const Backend::Product products[] = {{&a.q, a.q_bias, q}, {&a.k, a.k_bias, k}, {&a.v, a.v_bias, v}};
+        s.backend->rmsnorm_linears(*s.ctx, s.upload(x, n, kHidden), a.norm, 1e-5f, normed, products);
+        const Activations outputs[] = {normed, q, k, v};
+        return outputs[which];
       });
     compare("linear into the residual", rows, 1e-5, [&](Side& s, int n) {
       const AttentionWeights& a = s.weights.layers[0].attention;

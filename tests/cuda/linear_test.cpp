@@ -197,5 +197,54 @@ TEST(CudaLinear, GroupedItemsGatherTheirRows) {
   }
 }
 
+// The attention's q, k and v of gpt-oss-20b in one launch (blocks shared among the three
+// products): each output against its own exact product, for a decode step and a few rows.
+TEST(CudaLinear, SharedInputProductsInOneLaunch) {
+  GPTOSS_REQUIRE_CUDA();
+  for (const bool affine : {true, false}) {
+    std::vector<test::OwnedMatrix> weights;
+    uint32_t seed = 500;
+    for (const int64_t rows : {4096, 512, 512})
+      weights.push_back(affine ? test::affine(5, 32, ScaleType::bf16, 1, rows, 2880, seed++)
+                               : test::dense(WeightFormat::bf16, 1, rows, 2880, seed++));
+    for (const int items : {1, 5}) {
+      const std::vector<float> x = test::random_floats(static_cast<size_t>(items) * 2880, seed++);
+      DeviceArray<float> x_device(x);
+      std::vector<std::unique_ptr<DeviceMatrix>> device;
+      std::vector<std::unique_ptr<DeviceArray<float>>> y, bias;
+      std::vector<std::vector<float>> host_bias;
+      std::vector<cuda::LinearProblem> problems;
+      for (const test::OwnedMatrix& w : weights) {
+        device.push_back(std::make_unique<DeviceMatrix>(w));
+        host_bias.push_back(test::random_floats(static_cast<size_t>(w.m.rows), seed++));
+        bias.push_back(std::make_unique<DeviceArray<float>>(host_bias.back()));
+        y.push_back(std::make_unique<DeviceArray<float>>(static_cast<size_t>(items * w.m.rows)));
+        y.back()->poison();
+        cuda::LinearProblem p;
+        p.w = device.back()->m;
+        p.x = x_device.get();
+        p.x_stride = 2880;
+        p.items = items;
+        p.max_items_per_matrix = items;
+        p.bias = bias.back()->get();
+        p.y = y.back()->get();
+        p.y_stride = w.m.rows;
+        problems.push_back(p);
+      }
+      ASSERT_TRUE(cuda::can_stream_together(problems));
+      cuda::linear_streaming(std::span<const cuda::LinearProblem>(problems), nullptr);
+      cuda_check(cudaDeviceSynchronize(), "running the products");
+      const std::vector<int> matrix_of(static_cast<size_t>(items), 0);
+      std::vector<int> x_row(static_cast<size_t>(items));
+      for (int i = 0; i < items; ++i) x_row[static_cast<size_t>(i)] = i;
+      for (size_t i = 0; i < weights.size(); ++i)
+        EXPECT_LE(testing::relative_error(y[i]->download(),
+                                          reference(weights[i].m, x, matrix_of, x_row, host_bias[i], false)),
+                  1e-5)
+            << (affine ? "affine 5-bit" : "bf16") << " product " << i << ", " << items << " items";
+    }
+  }
+}
+
 }  // namespace
 }  // namespace gptoss

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/launch.cuh"
 #include "backend/cuda/device_info.h"
 #include "backend/kv_blocks.h"
 #include "gptoss/error.h"
@@ -66,6 +67,7 @@ __device__ __forceinline__ int64_t cache_index(const int32_t* table, int j, int 
 template <bool kBf16>
 __global__ void store_kv_kernel(const float* k, const float* v, DeviceBatch batch, void* keys, void* values,
                                 int block_tokens, int64_t kv_width, int kv_group) {
+  cuda::wait_then_start_next();
   const int row = static_cast<int>(blockIdx.x);
   const int32_t* table = table_of(batch, batch.row_sequence[row], kv_group);
   const int64_t at = cache_index(table, batch.positions[row], block_tokens, kv_width);
@@ -116,6 +118,7 @@ template <bool kBf16>
 __global__ void __launch_bounds__(kThreads) attention_split_kernel(const float* q, DeviceBatch batch, const void* keys,
                                                                    const void* values, Shape s, float* partial_out,
                                                                    float* partial_max, float* partial_sum) {
+  cuda::wait_then_start_next();
   extern __shared__ float shared[];
   const int d = s.head_dim, g_count = s.group;
   float* q_group = shared;                         // [group, d]
@@ -234,6 +237,7 @@ __global__ void __launch_bounds__(kThreads) attention_split_kernel(const float* 
 //   M = max(sink, m_s),  Z = exp(sink − M) + Σ_s l_s exp(m_s − M),  out = Σ_s o_s exp(m_s − M) / Z.
 __global__ void attention_merge_kernel(const float* partial_out, const float* partial_max, const float* partial_sum,
                                        const float* sinks, int heads, int head_dim, int splits, float* out) {
+  cuda::wait_then_start_next();
   const int64_t head_row = blockIdx.x;
   const float sink = sinks[head_row % heads];
   const float* m = partial_max + head_row * splits;
@@ -268,13 +272,9 @@ void cuda_store_kv(const float* k, const float* v, const DeviceBatch& batch, con
                    cudaStream_t stream) {
   if (batch.rows == 0) return;
   const int threads = static_cast<int>(std::min<int64_t>(256, (cache.kv_width + 31) / 32 * 32));
-  if (cache.dtype == ElementType::bf16)
-    store_kv_kernel<true><<<batch.rows, threads, 0, stream>>>(k, v, batch, cache.keys, cache.values,
-                                                              cache.block_tokens, cache.kv_width, cache.group);
-  else
-    store_kv_kernel<false><<<batch.rows, threads, 0, stream>>>(k, v, batch, cache.keys, cache.values,
-                                                               cache.block_tokens, cache.kv_width, cache.group);
-  cuda_check_launch("store_kv kernel");
+  cuda::launch(cache.dtype == ElementType::bf16 ? store_kv_kernel<true> : store_kv_kernel<false>, dim3(batch.rows),
+               dim3(threads), 0, stream, "store_kv kernel", k, v, batch, cache.keys, cache.values, cache.block_tokens,
+               cache.kv_width, cache.group);
 }
 
 size_t cuda_attention_scratch_bytes(const DeviceBatch& batch, const AttentionParameters& params) {
@@ -303,16 +303,12 @@ void cuda_attention(const float* q, const DeviceBatch& batch, const KvLayerView&
   float* partial_sum = partial_max + partials;
   const dim3 grid(static_cast<unsigned>(batch.rows * s.kv_heads), static_cast<unsigned>(s.splits));
   const size_t shared = shared_bytes(s.group, s.head_dim);
-  if (cache.dtype == ElementType::bf16)
-    attention_split_kernel<true><<<grid, kThreads, shared, stream>>>(q, batch, cache.keys, cache.values, s,
-                                                                     partial_out, partial_max, partial_sum);
-  else
-    attention_split_kernel<false><<<grid, kThreads, shared, stream>>>(q, batch, cache.keys, cache.values, s,
-                                                                      partial_out, partial_max, partial_sum);
-  cuda_check_launch("attention kernel");
-  attention_merge_kernel<<<static_cast<unsigned>(batch.rows * s.heads), s.head_dim, 0, stream>>>(
-      partial_out, partial_max, partial_sum, params.sinks.data, s.heads, s.head_dim, s.splits, out);
-  cuda_check_launch("attention merge kernel");
+  cuda::launch(cache.dtype == ElementType::bf16 ? attention_split_kernel<true> : attention_split_kernel<false>, grid,
+               dim3(kThreads), shared, stream, "attention kernel", q, batch, cache.keys, cache.values, s, partial_out,
+               partial_max, partial_sum);
+  cuda::launch(attention_merge_kernel, dim3(static_cast<unsigned>(batch.rows * s.heads)), dim3(s.head_dim), 0, stream,
+               "attention merge kernel", partial_out, partial_max, partial_sum, params.sinks.data, s.heads, s.head_dim,
+               s.splits, out);
 }
 
 }  // namespace gptoss

@@ -3,6 +3,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <span>
 #include <string>
 
 #include "backend/cuda/attention.cuh"
@@ -100,12 +101,22 @@ class CudaBackend final : public Backend {
   void linear(ExecutionContext& ctx, Activations x, const Matrix& w, Vector bias, Activations y) override {
     product(ctx, x, w, bias, y, false);
   }
-  // Decode-sized batches normalize inside the streaming product (which hands `normed` on);
-  // prefill runs the RMSNorm kernel first.
-  void rmsnorm_linear(ExecutionContext& ctx, Activations x, Vector norm, float eps, Activations normed,
-                      const Matrix& w, Vector bias, Activations y) override {
-    if (x.rows > cuda::kStreamingMaxItems) return Backend::rmsnorm_linear(ctx, x, norm, eps, normed, w, bias, y);
-    product(ctx, x, w, bias, y, false, Norm{norm.data, eps, normed.f32(), {}});
+  // Decode-sized batches normalize inside the streaming products, in one launch where their
+  // formats agree (the first hands `normed` on); prefill runs the RMSNorm kernel first.
+  void rmsnorm_linears(ExecutionContext& ctx, Activations x, Vector norm, float eps, Activations normed,
+                       std::span<const Product> products) override {
+    if (x.rows > cuda::kStreamingMaxItems || products.size() > static_cast<size_t>(cuda::kMaxSharedInputProducts))
+      return Backend::rmsnorm_linears(ctx, x, norm, eps, normed, products);
+    cuda::LinearProblem problems[cuda::kMaxSharedInputProducts];
+    for (size_t i = 0; i < products.size(); ++i) {
+      const Product& p = products[i];
+      problems[i] = problem(x, *p.w, p.bias, p.y, false, Norm{norm.data, eps, i == 0 ? normed.f32() : nullptr, {}});
+    }
+    const std::span<const cuda::LinearProblem> all(problems, products.size());
+    if (cuda::can_stream_together(all)) return cuda::linear_streaming(all, cuda_context(ctx).raw());
+    // Formats differ (MLX may quantize each module its own way): the first product normalizes.
+    cuda::linear(problems[0], precision_, cuda_context(ctx).raw());
+    for (const Product& p : products.subspan(1)) linear(ctx, normed, *p.w, p.bias, p.y);
   }
   void rmsnorm_moe_residual(ExecutionContext& ctx, Activations x, float eps, Activations normed,
                             const MoeWeights& weights, const MoeParameters& params, Activations scratch) override {
@@ -207,6 +218,10 @@ class CudaBackend final : public Backend {
   // linear(): y = x·Wᵀ + bias, or y += it for a residual update; x normalized first by `norm`.
   void product(ExecutionContext& ctx, Activations x, const Matrix& w, Vector bias, Activations y, bool accumulate,
                const Norm& norm = {}) {
+    cuda::linear(problem(x, w, bias, y, accumulate, norm), precision_, cuda_context(ctx).raw());
+  }
+  static cuda::LinearProblem problem(Activations x, const Matrix& w, Vector bias, Activations y, bool accumulate,
+                                     const Norm& norm) {
     cuda::LinearProblem p;
     p.w = w;
     p.x = x.f32();
@@ -220,7 +235,7 @@ class CudaBackend final : public Backend {
     p.norm.weight = norm.weight;
     p.norm.eps = norm.eps;
     p.norm.normed = norm.normed;
-    cuda::linear(p, precision_, cuda_context(ctx).raw());
+    return p;
   }
   // moe(), writing out = the experts' sum, or adding it to out. With a norm, x is where the
   // router's product writes norm.of normalized, and the experts read it there.

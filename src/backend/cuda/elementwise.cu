@@ -4,6 +4,7 @@
 #include <string>
 
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/launch.cuh"
 #include "backend/cuda/streaming_dot.cuh"
 #include "backend/cuda/weight_chunk.cuh"
 #include "gptoss/error.h"
@@ -18,6 +19,7 @@ unsigned blocks_for(int64_t n) { return static_cast<unsigned>((n + kThreads - 1)
 
 template <Codes C>
 __global__ void embed_kernel(Matrix table, const int32_t* tokens, float* out) {
+  wait_then_start_next();
   __shared__ float fp4_table[16];
   if (threadIdx.x < 16) fp4_table[threadIdx.x] = fp4_value(static_cast<int>(threadIdx.x));
   __syncthreads();
@@ -36,6 +38,7 @@ __global__ void embed_kernel(Matrix table, const int32_t* tokens, float* out) {
 // that every load is in flight at once: a lone block is latency-bound. The sum of squares in
 // double, as the CPU reference.
 __global__ void rmsnorm_kernel(const float* x, int cols, const float* weight, float eps, float* out) {
+  wait_then_start_next();
   __shared__ double partial[32];
   const float4* xr = reinterpret_cast<const float4*>(x + static_cast<int64_t>(blockIdx.x) * cols);
   const int vectors = cols / 4;
@@ -60,17 +63,20 @@ __global__ void rmsnorm_kernel(const float* x, int cols, const float* weight, fl
 }
 
 // One block per row: its angles first (θ rounded to float as on the CPU, cosine and sine taken
-// in double), shared by every head of both tensors, then a thread per (head, pair).
+// in double), shared by every head of both tensors, then a thread per (head, pair). The angles
+// depend only on the positions (uploaded before the step's kernels), so they are computed while
+// the previous kernel finishes.
 __global__ void rope_kernel(float* a, int a_heads, float* b, int b_heads, int head_dim, const int32_t* positions,
                             RopeTable table) {
   __shared__ float cosines[kMaxHeadDim / 2], sines[kMaxHeadDim / 2];
   const int half = head_dim / 2;
   const int64_t row = blockIdx.x;
   for (int i = static_cast<int>(threadIdx.x); i < half; i += blockDim.x) {
-    const float theta = __fmul_rn(static_cast<float>(positions[row]), table.inv_freq[i]);
+    const float theta = __fmul_rn(static_cast<float>(__ldcg(positions + row)), table.inv_freq[i]);
     cosines[i] = static_cast<float>(cos(static_cast<double>(theta))) * table.scaling;
     sines[i] = static_cast<float>(sin(static_cast<double>(theta))) * table.scaling;
   }
+  wait_then_start_next();
   __syncthreads();
   for (int index = static_cast<int>(threadIdx.x); index < (a_heads + b_heads) * half; index += blockDim.x) {
     const int head = index / half, i = index % half;
@@ -83,17 +89,20 @@ __global__ void rope_kernel(float* a, int a_heads, float* b, int b_heads, int he
 }
 
 __global__ void add_kernel(float* x, const float* delta, int64_t n) {
+  wait_then_start_next();
   const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i < n) x[i] += delta[i];
 }
 
 __global__ void gather_kernel(const float* x, int64_t cols, const int32_t* rows, float* out) {
+  wait_then_start_next();
   const float* from = x + rows[blockIdx.x] * cols;
   float* to = out + static_cast<int64_t>(blockIdx.x) * cols;
   for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) to[c] = from[c];
 }
 
 __global__ void swiglu_kernel(const float* gate, const float* up, int64_t n, float limit, float alpha, float* out) {
+  wait_then_start_next();
   const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= n) return;
   out[i] = clamped_swiglu(gate[i], up[i], limit, alpha);
@@ -103,41 +112,39 @@ __global__ void swiglu_kernel(const float* gate, const float* up, int64_t n, flo
 
 void embed(const Matrix& table, const int32_t* tokens, int rows, float* out, cudaStream_t stream) {
   if (rows == 0) return;
-  with_codes(table, [&]<Codes C>() { embed_kernel<C><<<rows, 128, 0, stream>>>(table, tokens, out); });
-  cuda_check_launch("embedding kernel");
+  with_codes(table, [&]<Codes C>() {
+    launch(embed_kernel<C>, dim3(rows), dim3(128), 0, stream, "embedding kernel", table, tokens, out);
+  });
 }
 
 void rmsnorm(const float* x, int rows, int cols, const float* weight, float eps, float* out, cudaStream_t stream) {
   if (rows == 0) return;
   if (cols % 4 != 0) throw Error("cuda rmsnorm: " + std::to_string(cols) + " columns are not a multiple of 4");
   const int threads = std::min(1024, (cols / 4 + 31) / 32 * 32);
-  rmsnorm_kernel<<<rows, threads, 0, stream>>>(x, cols, weight, eps, out);
-  cuda_check_launch("rmsnorm kernel");
+  launch(rmsnorm_kernel, dim3(rows), dim3(threads), 0, stream, "rmsnorm kernel", x, cols, weight, eps, out);
 }
 
 void rope(float* a, int a_heads, float* b, int b_heads, int rows, int head_dim, const int32_t* positions,
           const RopeTable& table, cudaStream_t stream) {
   if (rows == 0) return;
-  rope_kernel<<<rows, kThreads, 0, stream>>>(a, a_heads, b, b_heads, head_dim, positions, table);
-  cuda_check_launch("rope kernel");
+  launch(rope_kernel, dim3(rows), dim3(kThreads), 0, stream, "rope kernel", a, a_heads, b, b_heads, head_dim, positions,
+         table);
 }
 
 void add(float* x, const float* delta, int64_t n, cudaStream_t stream) {
   if (n == 0) return;
-  add_kernel<<<blocks_for(n), kThreads, 0, stream>>>(x, delta, n);
-  cuda_check_launch("add kernel");
+  launch(add_kernel, dim3(blocks_for(n)), dim3(kThreads), 0, stream, "add kernel", x, delta, n);
 }
 
 void gather_rows(const float* x, int64_t cols, const int32_t* rows, int n, float* out, cudaStream_t stream) {
   if (n == 0) return;
-  gather_kernel<<<n, kThreads, 0, stream>>>(x, cols, rows, out);
-  cuda_check_launch("gather kernel");
+  launch(gather_kernel, dim3(n), dim3(kThreads), 0, stream, "gather kernel", x, cols, rows, out);
 }
 
 void swiglu(const float* gate, const float* up, int64_t n, float limit, float alpha, float* out, cudaStream_t stream) {
   if (n == 0) return;
-  swiglu_kernel<<<blocks_for(n), kThreads, 0, stream>>>(gate, up, n, limit, alpha, out);
-  cuda_check_launch("swiglu kernel");
+  launch(swiglu_kernel, dim3(blocks_for(n)), dim3(kThreads), 0, stream, "swiglu kernel", gate, up, n, limit, alpha,
+         out);
 }
 
 }  // namespace gptoss::cuda

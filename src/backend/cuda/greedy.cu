@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/launch.cuh"
 
 namespace gptoss::cuda {
 
@@ -21,6 +22,7 @@ __device__ __forceinline__ Best better(Best a, Best b) {
 }
 
 __global__ void argmax_kernel(const float* logits, int64_t stride, int32_t vocab, int32_t* ids) {
+  wait_then_start_next();
   __shared__ Best warp_best[kThreads / 32];
   __shared__ int bad;
   if (threadIdx.x == 0) bad = 0;
@@ -48,8 +50,7 @@ __global__ void argmax_kernel(const float* logits, int64_t stride, int32_t vocab
 
 void argmax_rows(const float* logits, int rows, int64_t stride, int32_t vocab, int32_t* ids, cudaStream_t stream) {
   if (rows == 0) return;
-  argmax_kernel<<<rows, kThreads, 0, stream>>>(logits, stride, vocab, ids);
-  cuda_check_launch("arg-max kernel");
+  launch(argmax_kernel, dim3(rows), dim3(kThreads), 0, stream, "arg-max kernel", logits, stride, vocab, ids);
 }
 
 }  // namespace gptoss::cuda

@@ -8,6 +8,7 @@
 
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/device_info.h"
+#include "backend/cuda/launch.cuh"
 #include "backend/cuda/streaming_dot.cuh"
 #include "backend/cuda/weight_chunk.cuh"
 #include "gptoss/error.h"
@@ -24,12 +25,21 @@ namespace {
 // reads the same row of `up` too and writes clamped_swiglu(w·x + bias, up·x + up_bias): the
 // experts' gate, up and SwiGLU in one pass.
 //
-// One large block per multiprocessor (for each matrix of the launch), its warps looping over
-// rows: the inputs are staged once per block, and staging is not free — with a block per few
-// rows, copying x into every block's shared memory moved more bytes than the weights.
-// Sixteen warps (128 registers a thread) where one accumulator per row suffices, eight where
-// more accumulators and in-flight chunks need registers (no spilling).
-constexpr int streaming_warps(int items, bool gated) { return items * (gated ? 2 : 1) <= 2 ? 16 : 8; }
+// Each block takes a contiguous range of rows (its warps loop over them), so that at its start
+// one bulk prefetch asks the L2 cache for all of the block's weight bytes: DRAM then streams the
+// whole matrix at once while the warps decode, rather than a few loads per warp at a time. For
+// dense problems the prefetch is issued before the kernel waits for its inputs (launch.cuh), so
+// it overlaps the previous kernel's tail; the experts' matrices are known only after that wait.
+//
+// One large block per multiprocessor (for each matrix of the launch): the inputs are staged
+// once per block, and staging is not free — with a block per few rows, copying x into every
+// block's shared memory moved more bytes than the weights. Sixteen warps (128 registers a
+// thread) where one accumulator per row suffices, eight where more accumulators and in-flight
+// chunks need registers (no spilling; f32 rows are twice bf16's words).
+template <Codes C>
+constexpr int streaming_warps(int items, bool gated) {
+  return items * (gated ? 2 : 1) <= 2 && !(C == Codes::f32 && gated) ? 16 : 8;
+}
 
 // The matrix of launch group g and its items; count 0 for a skipped group.
 __device__ __forceinline__ int group_items(const LinearProblem& p, int group, int& first, int& count) {
@@ -57,25 +67,69 @@ struct Gate {
   float limit, alpha;
 };
 
+// A launch of up to three products: several dense products of the same inputs (the attention's
+// q, k and v), problem i taking the grid's blocks [first_block[i], first_block[i + 1]) (the last
+// up to gridDim.x) — one wave of blocks, shared in proportion to their rows; or one problem over a
+// stack of matrices (blockIdx.y picks the matrix group).
+struct StreamingProblems {
+  LinearProblem problem[kMaxSharedInputProducts];
+  int first_block[kMaxSharedInputProducts] = {};
+  int count = 1;
+};
+
 template <Codes C, int kItems, bool kGated>
-__global__ void __launch_bounds__(streaming_warps(kItems, kGated) * 32, 1)
-    streaming_kernel(LinearProblem p, Gate gate) {
+__global__ void __launch_bounds__(streaming_warps<C>(kItems, kGated) * 32, 1)
+    streaming_kernel(StreamingProblems problems, Gate gate) {
   extern __shared__ float4 shared4[];
   __shared__ float fp4_table[16];
-  int first, count;
-  const int matrix = group_items(p, static_cast<int>(blockIdx.y), first, count);
-  if (count <= 0) return;
-  const int chunks = static_cast<int>(p.w.cols / 32);
-  float* xs = reinterpret_cast<float*>(shared4);
-  if (threadIdx.x < 16) fp4_table[threadIdx.x] = fp4_value(static_cast<int>(threadIdx.x));
+  int index = 0;
+  while (index + 1 < problems.count && static_cast<int>(blockIdx.x) >= problems.first_block[index + 1]) ++index;
+  const LinearProblem& p = problems.problem[index];
+  const int group = static_cast<int>(blockIdx.y);
+  const int block = static_cast<int>(blockIdx.x) - problems.first_block[index];
+  const int blocks =
+      (index + 1 < problems.count ? problems.first_block[index + 1] : static_cast<int>(gridDim.x)) -
+      problems.first_block[index];
+  const int64_t begin = p.w.rows * block / blocks, end = p.w.rows * (block + 1) / blocks;
   const int warp = static_cast<int>(threadIdx.x) / 32, lane = static_cast<int>(threadIdx.x) % 32;
+  const int chunks = static_cast<int>(p.w.cols / 32);
   constexpr bool kAffine = C >= Codes::affine2;
   constexpr int kRows = kGated ? 2 : 1;
-  constexpr int kWarps = streaming_warps(kItems, kGated);
+  constexpr int kWarps = streaming_warps<C>(kItems, kGated);
+  // Weight row `row` of the matrix (and of up, gated).
+  int matrix = group;
+  const auto rows_of = [&](int64_t row, RowPointers (&rows)[kRows]) {
+    rows[0] = row_pointers(p.w, matrix, row);
+    if constexpr (kGated) rows[1] = row_pointers(gate.up, matrix, row);
+  };
+  const auto prefetch = [&] {
+    if (threadIdx.x != 0) return;
+    prefetch_rows(p.w, matrix, begin, end);
+    if constexpr (kGated) prefetch_rows(gate.up, matrix, begin, end);
+  };
+  // A stack's matrix comes from the list the previous kernel (the routing) wrote; a dense
+  // problem's weights are known before the inputs are: their first loads overlap the wait.
+  const bool listed = p.matrix_list != nullptr || p.offsets != nullptr;
+  Round<C, kRows> round;
+  if (!listed) {
+    prefetch();
+    load_first<C, kRows>(p.w, begin + warp, end, lane, chunks, rows_of, round);
+  }
+  wait_then_start_next();
+  int first, count;
+  matrix = group_items(p, group, first, count);
+  if (count <= 0) return;
+  if (listed) {
+    prefetch();
+    load_first<C, kRows>(p.w, begin + warp, end, lane, chunks, rows_of, round);
+  }
+  float* xs = reinterpret_cast<float*>(shared4);
+  if (threadIdx.x < 16) fp4_table[threadIdx.x] = fp4_value(static_cast<int>(threadIdx.x));
 
   for (int i0 = 0; i0 < count; i0 += kItems) {
     const int n = min(kItems, count - i0);
     __syncthreads();  // the previous pass has finished reading xs
+    if (i0 > 0) load_first<C, kRows>(p.w, begin + warp, end, lane, chunks, rows_of, round);
     const auto input_row = [&](int item) { return x_row_of(p, first + i0 + item); };
     stage_inputs<kAffine>(p.x, p.x_stride, input_row, n, kItems, chunks, xs);
     __syncthreads();
@@ -94,17 +148,7 @@ __global__ void __launch_bounds__(streaming_warps(kItems, kGated) * 32, 1)
       staged[r] = xs;  // gate and up rows dot the same inputs
       staged_sums[r] = sums;
     }
-    // The block's rows, a warp each at a time: the staging above is paid once per block.
-    for (int64_t row = static_cast<int64_t>(blockIdx.x) * kWarps + warp; row < p.w.rows;
-         row += static_cast<int64_t>(gridDim.x) * kWarps) {
-      float acc[kRows][kItems] = {};
-      if constexpr (kGated) {
-        const RowPointers rows[2] = {row_pointers(p.w, matrix, row), row_pointers(gate.up, matrix, row)};
-        rows_dots<C, 2, kItems>(p.w, rows, staged, staged_sums, chunks, lane, fp4_table, acc);
-      } else {
-        const RowPointers rows[1] = {row_pointers(p.w, matrix, row)};
-        rows_dots<C, 1, kItems>(p.w, rows, staged, staged_sums, chunks, lane, fp4_table, acc);
-      }
+    const auto finish = [&](int64_t row, const float (&acc)[kRows][kItems]) {
 #pragma unroll
       for (int it = 0; it < kItems; ++it) {
         if (it >= n) break;  // n is the same across the warp
@@ -117,7 +161,9 @@ __global__ void __launch_bounds__(streaming_warps(kItems, kGated) * 32, 1)
         }
         if (lane == 0) store_output(p, static_cast<int64_t>(first + i0 + it) * p.y_stride + row, v);
       }
-    }
+    };
+    walk_rows<C, kRows, kItems>(p.w, begin + warp, end, kWarps, lane, chunks, rows_of, staged, staged_sums, fp4_table,
+                                round, finish);
   }
 }
 
@@ -149,6 +195,7 @@ __global__ void __launch_bounds__(kTiledThreads) tiled_kernel(LinearProblem p) {
   __shared__ float fp4_table[16];
   __shared__ int64_t x_rows[kTile];
 
+  wait_then_start_next();
   int first, count;
   const int matrix = group_items(p, static_cast<int>(blockIdx.z), first, count);
   const int item0 = static_cast<int>(blockIdx.y) * kTile;
@@ -279,9 +326,10 @@ void check_problem(const LinearProblem& p) {
 
 int matrices_of(const LinearProblem& p) { return std::max(p.matrices, 1); }
 
-// The streaming kernel for the problem's items per pass (1, 2, 4 or 8 at compile time).
+// The streaming kernel for the problems' items per pass (1, 2, 4 or 8 at compile time).
 template <Codes C, int kItems, bool kGated>
-void launch_streaming_items(const LinearProblem& p, const Gate& gate, cudaStream_t stream) {
+void launch_streaming_items(StreamingProblems problems, const Gate& gate, cudaStream_t stream) {
+  const LinearProblem& p = problems.problem[0];
   const size_t shared = static_cast<size_t>(staged_floats(kItems, p.w.cols / 32)) * sizeof(float);
   static const bool raised = [] {
     cuda_check(cudaFuncSetAttribute(streaming_kernel<C, kItems, kGated>, cudaFuncAttributeMaxDynamicSharedMemorySize,
@@ -290,26 +338,46 @@ void launch_streaming_items(const LinearProblem& p, const Gate& gate, cudaStream
     return true;
   }();
   (void)raised;
-  // A block per multiprocessor over the launch's matrices, each looping over rows.
-  constexpr int kWarps = streaming_warps(kItems, kGated);
-  const int64_t row_blocks = (p.w.rows + kWarps - 1) / kWarps;
-  const int64_t wanted = std::max<int64_t>(1, (multiprocessor_count() + matrices_of(p) - 1) / matrices_of(p));
-  const dim3 grid(static_cast<unsigned>(std::min(row_blocks, wanted)), static_cast<unsigned>(matrices_of(p)));
-  streaming_kernel<C, kItems, kGated><<<grid, kWarps * 32, shared, stream>>>(p, gate);
-  cuda_check_launch("streaming linear kernel");
+  // A block per multiprocessor, over the launch's matrices or shared among its problems in
+  // proportion to their rows; never more blocks than a problem has warps' worth of rows.
+  constexpr int kWarps = streaming_warps<C>(kItems, kGated);
+  const auto row_blocks = [&](const LinearProblem& q) { return (q.w.rows + kWarps - 1) / kWarps; };
+  dim3 grid;
+  if (problems.count == 1) {
+    const int64_t wanted = std::max<int64_t>(1, (multiprocessor_count() + matrices_of(p) - 1) / matrices_of(p));
+    grid = dim3(static_cast<unsigned>(std::min(row_blocks(p), wanted)), static_cast<unsigned>(matrices_of(p)));
+  } else {
+    int64_t rows = 0;
+    for (int i = 0; i < problems.count; ++i) rows += problems.problem[i].w.rows;
+    int blocks = 0;
+    for (int i = 0; i < problems.count; ++i) {
+      const LinearProblem& q = problems.problem[i];
+      problems.first_block[i] = blocks;
+      blocks += static_cast<int>(std::clamp<int64_t>(multiprocessor_count() * q.w.rows / rows, 1, row_blocks(q)));
+    }
+    grid = dim3(static_cast<unsigned>(blocks));
+  }
+  launch(streaming_kernel<C, kItems, kGated>, grid, dim3(kWarps * 32), shared, stream, "streaming linear kernel",
+         problems, gate);
 }
 
 template <Codes C, bool kGated>
-void launch_streaming(const LinearProblem& p, const Gate& gate, cudaStream_t stream) {
-  const int items = std::max(p.max_items_per_matrix, 1);
+void launch_streaming(const StreamingProblems& problems, const Gate& gate, cudaStream_t stream) {
+  const int items = std::max(problems.problem[0].max_items_per_matrix, 1);
   if (items == 1)
-    launch_streaming_items<C, 1, kGated>(p, gate, stream);
+    launch_streaming_items<C, 1, kGated>(problems, gate, stream);
   else if (items == 2)
-    launch_streaming_items<C, 2, kGated>(p, gate, stream);
+    launch_streaming_items<C, 2, kGated>(problems, gate, stream);
   else if (items <= 4)
-    launch_streaming_items<C, 4, kGated>(p, gate, stream);
+    launch_streaming_items<C, 4, kGated>(problems, gate, stream);
   else  // gated passes stop at 4 items: 8 would spill registers
-    launch_streaming_items<C, kGated ? 4 : 8, kGated>(p, gate, stream);
+    launch_streaming_items<C, kGated ? 4 : 8, kGated>(problems, gate, stream);
+}
+
+StreamingProblems one_problem(const LinearProblem& p) {
+  StreamingProblems problems;
+  problems.problem[0] = p;
+  return problems;
 }
 
 template <Codes C>
@@ -317,19 +385,16 @@ void launch_tiled(const LinearProblem& p, Precision precision, cudaStream_t stre
   const dim3 grid(static_cast<unsigned>((p.w.rows + kTile - 1) / kTile),
                   static_cast<unsigned>((std::max(p.max_items_per_matrix, 1) + kTile - 1) / kTile),
                   static_cast<unsigned>(matrices_of(p)));
-  if (precision == Precision::bf16)
-    tiled_kernel<C, true><<<grid, kTiledThreads, 0, stream>>>(p);
-  else
-    tiled_kernel<C, false><<<grid, kTiledThreads, 0, stream>>>(p);
-  cuda_check_launch("tiled linear kernel");
+  launch(precision == Precision::bf16 ? tiled_kernel<C, true> : tiled_kernel<C, false>, grid, dim3(kTiledThreads), 0,
+         stream, "tiled linear kernel", p);
 }
 
 }  // namespace
 
 void linear_streaming(const LinearProblem& p, cudaStream_t stream) {
   check_problem(p);
-  if (p.items == 0) return;
-  with_codes(p.w, [&]<Codes C>() { launch_streaming<C, false>(p, Gate{}, stream); });
+  if (p.items == 0 || p.w.rows == 0) return;
+  with_codes(p.w, [&]<Codes C>() { launch_streaming<C, false>(one_problem(p), Gate{}, stream); });
 }
 
 bool can_gate(const LinearProblem& p, const Matrix& up) {
@@ -342,14 +407,38 @@ void linear_swiglu(const LinearProblem& p, const Matrix& up, const float* up_bia
                    cudaStream_t stream) {
   check_problem(p);
   if (!can_gate(p, up)) throw Error("cuda linear_swiglu: gate and up differ in shape or format, or too many items");
-  if (p.items == 0) return;
-  with_codes(p.w, [&]<Codes C>() { launch_streaming<C, true>(p, Gate{up, up_bias, limit, alpha}, stream); });
+  if (p.items == 0 || p.w.rows == 0) return;
+  with_codes(p.w, [&]<Codes C>() { launch_streaming<C, true>(one_problem(p), Gate{up, up_bias, limit, alpha}, stream); });
+}
+
+bool can_stream_together(std::span<const LinearProblem> problems) {
+  if (problems.empty() || problems.size() > static_cast<size_t>(kMaxSharedInputProducts)) return false;
+  const LinearProblem& p = problems.front();
+  return std::all_of(problems.begin(), problems.end(), [&](const LinearProblem& q) {
+    return codes_of(q.w) == codes_of(p.w) && q.w.cols == p.w.cols && q.x == p.x && q.x_stride == p.x_stride &&
+           q.items == p.items && q.max_items_per_matrix <= kStreamingMaxItems && matrices_of(q) == 1 &&
+           q.offsets == nullptr && q.matrix_list == nullptr && q.x_rows == nullptr && q.w.rows > 0;
+  });
+}
+
+void linear_streaming(std::span<const LinearProblem> problems, cudaStream_t stream) {
+  if (!can_stream_together(problems))
+    throw Error("cuda linear_streaming: the products differ in inputs or format, or are too many for one launch");
+  StreamingProblems launched;
+  launched.count = static_cast<int>(problems.size());
+  for (size_t i = 0; i < problems.size(); ++i) {
+    check_problem(problems[i]);
+    launched.problem[i] = problems[i];
+  }
+  if (launched.problem[0].items == 0) return;
+  with_codes(launched.problem[0].w,
+             [&]<Codes C>() { launch_streaming<C, false>(launched, Gate{}, stream); });
 }
 
 void linear_tiled(const LinearProblem& p, Precision precision, cudaStream_t stream) {
   check_problem(p);
   if (p.norm.weight != nullptr) throw Error("cuda linear: the tiled product does not normalize its inputs");
-  if (p.items == 0) return;
+  if (p.items == 0 || p.w.rows == 0) return;
   with_codes(p.w, [&]<Codes C>() { launch_tiled<C>(p, precision, stream); });
 }
 

@@ -11,6 +11,7 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <span>
 
 #include "quant/matrix.h"
 
@@ -56,6 +57,14 @@ void linear(const LinearProblem& p, Precision precision, cudaStream_t stream);
 
 // The two kernels, for tests and benchmarks that pick one.
 void linear_streaming(const LinearProblem& p, cudaStream_t stream);
+
+// Dense products of the same inputs in one streaming launch (the attention's q, k and v): at
+// most kMaxSharedInputProducts of them, of one weight format and width, with the same inputs
+// (at most kStreamingMaxItems rows). can_stream_together says whether they qualify. A norm
+// (LinearProblem::norm) is applied by each product and written to `normed` by the first.
+inline constexpr int kMaxSharedInputProducts = 3;
+bool can_stream_together(std::span<const LinearProblem> problems);
+void linear_streaming(std::span<const LinearProblem> problems, cudaStream_t stream);
 
 // The experts' gate, up and SwiGLU in one streaming pass: y = clamped SwiGLU of (x·Wᵀ + bias)
 // and (x·Upᵀ + up_bias) (up_bias [w.count × w.rows] or null), the problem's w being the gate.

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/launch.cuh"
 #include "gptoss/error.h"
 
 namespace gptoss::cuda {
@@ -19,6 +20,7 @@ constexpr int kMaxK = 8;
 // pair_item, so the results do not depend on it.
 __global__ void route_kernel(const float* logits, int rows, int experts, int k, int32_t* expert, float* weight,
                              int32_t* offsets, int32_t* item_row, int32_t* pair_item, int32_t* active, int slots) {
+  wait_then_start_next();
   extern __shared__ int32_t next[];  // [experts]
   for (int e = static_cast<int>(threadIdx.x); e < experts; e += blockDim.x) next[e] = 0;
   const int lane = static_cast<int>(threadIdx.x) % 32, warps = static_cast<int>(blockDim.x) / 32;
@@ -89,6 +91,7 @@ __global__ void route_kernel(const float* logits, int rows, int experts, int k, 
 
 __global__ void combine_kernel(const float* expert_out, int64_t cols, const int32_t* pair_item, const float* weight,
                                int k, bool accumulate, float* out) {
+  wait_then_start_next();
   const int row = static_cast<int>(blockIdx.x);
   for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) {
     float sum = 0.f;
@@ -105,17 +108,16 @@ void route(const float* logits, int rows, int experts, int k, const Routing& rou
   if (k < 1 || k > kMaxK || k > experts || experts > 1024)
     throw Error("cuda moe: unsupported routing (" + std::to_string(experts) + " experts, top " + std::to_string(k) + ")");
   if (rows == 0) return;
-  route_kernel<<<1, 1024, sizeof(int32_t) * static_cast<size_t>(experts), stream>>>(
-      logits, rows, experts, k, routing.expert, routing.weight, routing.offsets, routing.item_row, routing.pair_item,
-      routing.active, active_slots(rows, experts, k));
-  cuda_check_launch("expert routing kernel");
+  launch(route_kernel, dim3(1), dim3(1024), sizeof(int32_t) * static_cast<size_t>(experts), stream,
+         "expert routing kernel", logits, rows, experts, k, routing.expert, routing.weight, routing.offsets,
+         routing.item_row, routing.pair_item, routing.active, active_slots(rows, experts, k));
 }
 
 void combine_experts(const float* expert_out, int64_t cols, const Routing& routing, int rows, int k, bool accumulate,
                      float* out, cudaStream_t stream) {
   if (rows == 0) return;
-  combine_kernel<<<rows, 256, 0, stream>>>(expert_out, cols, routing.pair_item, routing.weight, k, accumulate, out);
-  cuda_check_launch("expert combine kernel");
+  launch(combine_kernel, dim3(rows), dim3(256), 0, stream, "expert combine kernel", expert_out, cols,
+         routing.pair_item, routing.weight, k, accumulate, out);
 }
 
 }  // namespace gptoss::cuda

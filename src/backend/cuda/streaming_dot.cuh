@@ -148,54 +148,114 @@ __device__ __forceinline__ void decode_streaming(const RawChunk<C>& raw, const f
   }
 }
 
-// acc[r][it] += lane's share of row r · staged input it of xs[r], for kRows rows (of matrices
-// shaped like w, at `rows`) and kItems inputs each (xs[r] + it·chunks·kPaddedChunk, their chunk
-// sums at sums[r] + it·chunks). Lane l takes chunks l, l + 32, …, so the warp reads each row
-// once; warp_sum(acc[r][it]) is the dot product.
+// A round of a warp's dot products: each lane's next `kAhead` chunks (c = base + lane + 32·a) of
+// kRows rows (of matrices shaped like w), loaded together before any is decoded. The walk below
+// issues a round's loads before decoding the previous round, so about twice this many chunks
+// per lane are in flight.
+template <Codes C, int kRows>
+struct Round {
+  static constexpr int kInFlight = C == Codes::f32 || C == Codes::f16 || C == Codes::bf16 ? 1 : 2;
+  static constexpr int kAhead = kInFlight / kRows > 0 ? kInFlight / kRows : 1;
+  static constexpr int kChunks = 32 * kAhead;  // a warp's chunks per row per round
+  RawChunk<C> raw[kAhead][kRows];
+};
+
+template <Codes C, int kRows>
+__device__ __forceinline__ void load_round(const Matrix& w, const RowPointers (&rows)[kRows], int base, int lane,
+                                           int chunks, Round<C, kRows>& round) {
+#pragma unroll
+  for (int a = 0; a < Round<C, kRows>::kAhead; ++a)
+#pragma unroll
+    for (int r = 0; r < kRows; ++r)
+      if (base + lane + 32 * a < chunks) load_raw<C>(w, rows[r], base + lane + 32 * a, round.raw[a][r]);
+}
+
+// acc[r][it] += the round's share of row r · staged input it of xs[r] (xs[r] + it·chunks·
+// kPaddedChunk, their chunk sums at sums[r] + it·chunks); warp_sum(acc[r][it]) after a row's
+// last round is the dot product.
 template <Codes C, int kRows, int kItems>
-__device__ __forceinline__ void rows_dots(const Matrix& w, const RowPointers (&rows)[kRows],
-                                          const float* const (&xs)[kRows], const float* const (&sums)[kRows],
-                                          int chunks, int lane, const float* fp4_table,
-                                          float (&acc)[kRows][kItems]) {
+__device__ __forceinline__ void dot_round(const Round<C, kRows>& round, const float* const (&xs)[kRows],
+                                          const float* const (&sums)[kRows], int base, int lane, int chunks,
+                                          const float* fp4_table, float (&acc)[kRows][kItems]) {
   constexpr bool kAffine = C >= Codes::affine2;
-  // Chunks in flight per lane before any is decoded: as many as registers allow.
-  constexpr int kInFlight = C == Codes::f32 ? 1 : (C == Codes::f16 || C == Codes::bf16) ? 2 : 4;
-  constexpr int kAhead = kInFlight / kRows > 0 ? kInFlight / kRows : 1;
-  for (int c0 = lane; c0 < chunks; c0 += 32 * kAhead) {
-    RawChunk<C> raw[kAhead][kRows];
 #pragma unroll
-    for (int a = 0; a < kAhead; ++a)
+  for (int a = 0; a < Round<C, kRows>::kAhead; ++a) {
+    const int c = base + lane + 32 * a;
+    if (c >= chunks) break;
 #pragma unroll
-      for (int r = 0; r < kRows; ++r)
-        if (c0 + 32 * a < chunks) load_raw<C>(w, rows[r], c0 + 32 * a, raw[a][r]);
+    for (int r = 0; r < kRows; ++r) {
+      float m[32], scale, offset;
+      decode_streaming<C>(round.raw[a][r], fp4_table, m, scale, offset);
 #pragma unroll
-    for (int a = 0; a < kAhead; ++a) {
-      const int c = c0 + 32 * a;
-      if (c >= chunks) break;
+      for (int it = 0; it < kItems; ++it) {
+        const float4* xc = reinterpret_cast<const float4*>(xs[r] + (it * chunks + c) * kPaddedChunk);
+        float even = 0.f, odd = 0.f;  // two chains: half the FMA latency per chunk
 #pragma unroll
-      for (int r = 0; r < kRows; ++r) {
-        float m[32], scale, offset;
-        decode_streaming<C>(raw[a][r], fp4_table, m, scale, offset);
-#pragma unroll
-        for (int it = 0; it < kItems; ++it) {
-          const float4* xc = reinterpret_cast<const float4*>(xs[r] + (it * chunks + c) * kPaddedChunk);
-          float even = 0.f, odd = 0.f;  // two chains: half the FMA latency per chunk
-#pragma unroll
-          for (int i = 0; i < 8; ++i) {
-            const float4 v = xc[i];
-            even = fmaf(v.x, m[4 * i], even);
-            odd = fmaf(v.y, m[4 * i + 1], odd);
-            even = fmaf(v.z, m[4 * i + 2], even);
-            odd = fmaf(v.w, m[4 * i + 3], odd);
-          }
-          const float dot = even + odd;
-          if constexpr (kAffine)
-            acc[r][it] = fmaf(scale, dot, fmaf(offset, sums[r][it * chunks + c], acc[r][it]));
-          else
-            acc[r][it] = fmaf(scale, dot, acc[r][it]);
+        for (int i = 0; i < 8; ++i) {
+          const float4 v = xc[i];
+          even = fmaf(v.x, m[4 * i], even);
+          odd = fmaf(v.y, m[4 * i + 1], odd);
+          even = fmaf(v.z, m[4 * i + 2], even);
+          odd = fmaf(v.w, m[4 * i + 3], odd);
         }
+        const float dot = even + odd;
+        if constexpr (kAffine)
+          acc[r][it] = fmaf(scale, dot, fmaf(offset, sums[r][it * chunks + c], acc[r][it]));
+        else
+          acc[r][it] = fmaf(scale, dot, acc[r][it]);
       }
     }
+  }
+}
+
+// A warp's walk over its rows first, first + step, … < end: each row is kRows weight rows
+// (rows_of(row, pointers) fills them), dotted with the staged inputs in rounds, the next round's
+// loads (the next row's, across a row's end) in flight while the current one is decoded; then
+// finish(row, acc) takes the row's sums (lane-partial: warp_sum them). `current` holds the
+// first round, which the caller loads (load_first) early — before staging the inputs, or before
+// waiting for the previous kernel — so that its latency hides behind them.
+template <Codes C, int kRows, class RowsOf>
+__device__ __forceinline__ void load_first(const Matrix& w, int64_t first, int64_t end, int lane, int chunks,
+                                           RowsOf rows_of, Round<C, kRows>& current) {
+  if (first >= end) return;
+  RowPointers rows[kRows];
+  rows_of(first, rows);
+  load_round<C, kRows>(w, rows, 0, lane, chunks, current);
+}
+
+template <Codes C, int kRows, int kItems, class RowsOf, class Finish>
+__device__ __forceinline__ void walk_rows(const Matrix& w, int64_t first, int64_t end, int step, int lane,
+                                          int chunks, RowsOf rows_of, const float* const (&xs)[kRows],
+                                          const float* const (&sums)[kRows], const float* fp4_table,
+                                          Round<C, kRows>& current, Finish finish) {
+  constexpr int kChunks = Round<C, kRows>::kChunks;
+  float acc[kRows][kItems] = {};
+  int64_t row = first;
+  int base = 0;
+  while (row < end) {
+    int64_t next_row = row;
+    int next_base = base + kChunks;
+    if (next_base >= chunks) {
+      next_row += step;
+      next_base = 0;
+    }
+    Round<C, kRows> next;
+    if (next_row < end) {
+      RowPointers rows[kRows];
+      rows_of(next_row, rows);
+      load_round<C, kRows>(w, rows, next_base, lane, chunks, next);
+    }
+    dot_round<C, kRows, kItems>(current, xs, sums, base, lane, chunks, fp4_table, acc);
+    if (next_row != row) {
+      finish(row, acc);
+#pragma unroll
+      for (int r = 0; r < kRows; ++r)
+#pragma unroll
+        for (int it = 0; it < kItems; ++it) acc[r][it] = 0.f;
+    }
+    current = next;
+    row = next_row;
+    base = next_base;
   }
 }
 

@@ -1,0 +1,83 @@
+// Kernel launches with programmatic dependent launch (PDL, sm_90): a kernel may start while the
+// one before it on the stream is finishing, and waits for it only where it reads what that one
+// wrote. Decode runs ~250 short kernels a token, so each one's start — block scheduling, and
+// above all the first weight loads' DRAM latency — overlaps its predecessor's tail instead of
+// following it.
+//
+// The protocol every kernel launched by launch() follows:
+//   1. Before wait_for_inputs() it reads only constants (weights) — or data written by a
+//      kernel at least two launches back, which is complete (rule 2).
+//   2. It calls wait_for_inputs() — which returns once the previous kernel has completed and its
+//      writes are visible — and only then start_next_kernel(), so that a kernel starting early
+//      knows every kernel before its predecessor has finished.
+// Both are no-ops on a GPU or launch without PDL: then the stream orders kernels as always.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <string>
+#include <utility>
+
+#include "backend/cuda/cuda_check.h"
+
+namespace gptoss::cuda {
+
+__device__ __forceinline__ void wait_for_inputs() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+
+__device__ __forceinline__ void start_next_kernel() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+
+// Both steps, for kernels that read nothing before their inputs.
+__device__ __forceinline__ void wait_then_start_next() {
+  wait_for_inputs();
+  start_next_kernel();
+}
+
+// Asks the L2 cache to fetch [begin, begin + bytes) from DRAM (a hint: the copy engine streams
+// it while the threads go on), rounded out to 16-byte boundaries as the instruction requires.
+__device__ __forceinline__ void prefetch_to_l2(const void* begin, int64_t bytes) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  if (bytes <= 0) return;
+  const auto first = reinterpret_cast<uintptr_t>(begin) & ~uintptr_t{15};
+  const auto end = (reinterpret_cast<uintptr_t>(begin) + static_cast<uintptr_t>(bytes) + 15) & ~uintptr_t{15};
+  // One instruction moves at most 2^32 − 16 bytes; matrices' slices are far smaller.
+  asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(first), "r"(static_cast<uint32_t>(end - first))
+               : "memory");
+#else
+  (void)begin;
+  (void)bytes;
+#endif
+}
+
+// kernel<<<grid, block, shared, stream>>>(args...) with the PDL attribute; `what` names the
+// kernel in a launch error.
+template <class... Params, class... Args>
+void launch(void (*kernel)(Params...), dim3 grid, dim3 block, size_t shared, cudaStream_t stream, const char* what,
+            Args&&... args) {
+  cudaLaunchAttribute attribute{};
+  attribute.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attribute.val.programmaticStreamSerializationAllowed = 1;
+  cudaLaunchConfig_t config{};
+  config.gridDim = grid;
+  config.blockDim = block;
+  config.dynamicSmemBytes = shared;
+  config.stream = stream;
+  config.attrs = &attribute;
+  config.numAttrs = 1;
+  const cudaError_t status = cudaLaunchKernelEx(&config, kernel, static_cast<Params>(std::forward<Args>(args))...);
+  if (status == cudaSuccess) return;
+  cuda_check(status, (std::string(what) + " (grid " + std::to_string(grid.x) + "×" + std::to_string(grid.y) + "×" +
+                      std::to_string(grid.z) + ", " + std::to_string(block.x) + " threads, " + std::to_string(shared) +
+                      " bytes of shared memory)")
+                         .c_str());
+}
+
+}  // namespace gptoss::cuda
