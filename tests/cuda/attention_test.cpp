@@ -22,6 +22,7 @@ using testing::DeviceArray;
 
 void to_device(void* device, const void* host, size_t bytes) {
   cuda_check(cudaMemcpy(device, host, bytes, cudaMemcpyHostToDevice), "test upload");
+  cuda_check(cudaDeviceSynchronize(), "test upload");  // see DeviceArray::upload
 }
 void to_host(void* host, const void* device, size_t bytes) {
   cuda_check(cudaMemcpy(host, device, bytes, cudaMemcpyDeviceToHost), "test download");

@@ -36,9 +36,11 @@ struct Side {
   Activations upload(const std::vector<float>& host, int64_t rows, int64_t cols) {
     buffers.push_back(backend->allocate(ElementType::f32, rows * cols, "test activations"));
     void* data = buffers.back().data();
-    if (std::string(backend->name()) == "cuda")
+    if (std::string(backend->name()) == "cuda") {
+      // The copy may return before its DMA lands, and the context's stream does not wait for it.
       cuda_check(cudaMemcpy(data, host.data(), host.size() * sizeof(float), cudaMemcpyHostToDevice), "test upload");
-    else
+      cuda_check(cudaDeviceSynchronize(), "test upload");
+    } else
       std::memcpy(data, host.data(), host.size() * sizeof(float));
     return {data, ElementType::f32, rows, cols};
   }

@@ -35,8 +35,12 @@ class DeviceArray {
 
   T* get() const { return data_; }
   size_t size() const { return count_; }
+  // upload() and poison() are complete when they return: a copy from pageable memory may return
+  // before its DMA lands, a memset is asynchronous, and the backend's streams do not wait for
+  // the legacy stream either runs on.
   void upload(const std::vector<T>& host) {
     cuda_check(cudaMemcpy(data_, host.data(), sizeof(T) * host.size(), cudaMemcpyHostToDevice), "test upload");
+    cuda_check(cudaDeviceSynchronize(), "test upload");
   }
   std::vector<T> download() const {
     std::vector<T> host(count_);
@@ -44,7 +48,10 @@ class DeviceArray {
     return host;
   }
   // Fills every byte with 0xFF (a NaN in f32, bf16 and f16): unwritten outputs show.
-  void poison() { cuda_check(cudaMemset(data_, 0xFF, sizeof(T) * count_), "test poison"); }
+  void poison() {
+    cuda_check(cudaMemset(data_, 0xFF, sizeof(T) * count_), "test poison");
+    cuda_check(cudaDeviceSynchronize(), "test poison");
+  }
 
  private:
   T* data_ = nullptr;

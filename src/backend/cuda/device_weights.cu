@@ -140,6 +140,9 @@ ModelWeights DeviceWeights::upload(const ModelWeights& host, const std::function
     }
     v.data = it->second;
   });
+  // A copy from pageable memory may return before its last DMA lands, and the contexts' streams
+  // do not wait for the legacy stream it ran on.
+  cuda_check(cudaDeviceSynchronize(), "copying model weights");
   return device;
 }
 

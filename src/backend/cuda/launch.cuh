@@ -16,6 +16,7 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <string>
 #include <utility>
 
@@ -57,6 +58,16 @@ __device__ __forceinline__ void prefetch_to_l2(const void* begin, int64_t bytes)
 #endif
 }
 
+// GPTOSS_CUDA_PDL=0 launches every kernel plainly, each after the previous one has finished
+// (for debugging and comparisons).
+inline bool pdl_enabled() {
+  static const bool enabled = [] {
+    const char* v = std::getenv("GPTOSS_CUDA_PDL");
+    return v == nullptr || std::string(v) != "0";
+  }();
+  return enabled;
+}
+
 // kernel<<<grid, block, shared, stream>>>(args...) with the PDL attribute; `what` names the
 // kernel in a launch error.
 template <class... Params, class... Args>
@@ -71,7 +82,7 @@ void launch(void (*kernel)(Params...), dim3 grid, dim3 block, size_t shared, cud
   config.dynamicSmemBytes = shared;
   config.stream = stream;
   config.attrs = &attribute;
-  config.numAttrs = 1;
+  config.numAttrs = pdl_enabled() ? 1 : 0;
   const cudaError_t status = cudaLaunchKernelEx(&config, kernel, static_cast<Params>(std::forward<Args>(args))...);
   if (status == cudaSuccess) return;
   cuda_check(status, (std::string(what) + " (grid " + std::to_string(grid.x) + "×" + std::to_string(grid.y) + "×" +
