@@ -2,7 +2,7 @@
 # Runs on the H200 machine (through the device tool, in its copy of the working tree) what
 # scripts/gpu/pack.sh packed: the GPU tests, then gptoss bench on full-size random-weight
 # checkpoints (MLX q5 gs32 and the Hugging Face MXFP4 layout). Logs and JSON go to $OUT.
-#   scripts/gpu/run.sh tests | bench | all
+#   scripts/gpu/run.sh tests | bench | kernels | all
 set -uo pipefail
 stage="${1:-all}"
 root="$PWD"
@@ -53,5 +53,9 @@ if [ "$stage" = bench ] || [ "$stage" = all ]; then
   GPTOSS_CUDA_GRAPHS=0 timeout 120 $g bench -m /tmp/q5 --device cuda -p 512 -n 64 2>&1 | tail -2
   echo "== q5 per-op profile"
   timeout 120 $g bench -m /tmp/q5 --device cuda -p 512 -n 32 --profile 2>&1 | tee "$out/profile-q5.txt" | tail -30
+fi
+if [ "$stage" = kernels ]; then
+  timeout 300 build/bench/cuda_kernel_bench 2>&1 | tee "$out/kernels.txt"
+  [ "${PIPESTATUS[0]}" = 0 ] || status=1
 fi
 exit $status

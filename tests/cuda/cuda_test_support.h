@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "backend/cuda/cuda_check.h"
+#include "kernels/weight_fixtures.h"
 
 namespace gptoss::testing {
 
@@ -56,6 +57,19 @@ class DeviceArray {
  private:
   T* data_ = nullptr;
   size_t count_ = 0;
+};
+
+// An OwnedMatrix's bytes on the device, and the Matrix viewing them.
+struct DeviceMatrix {
+  explicit DeviceMatrix(const test::OwnedMatrix& host)
+      : weight(host.weight), scales(host.scales), biases(host.biases), m(host.m) {
+    // Keep each view's offset into its bytes (a strided view starts past the first row).
+    m.weight = weight.get() + (host.m.weight - host.weight.data());
+    m.scales = host.scales.empty() ? nullptr : scales.get() + (host.m.scales - host.scales.data());
+    m.biases = host.biases.empty() ? nullptr : biases.get() + (host.m.biases - host.biases.data());
+  }
+  DeviceArray<uint8_t> weight, scales, biases;
+  Matrix m;
 };
 
 // test::relative_l2 of two rows of values (‖a − b‖ / ‖b‖ in double; NaN or infinity when a

@@ -17,19 +17,7 @@ namespace gptoss {
 namespace {
 
 using testing::DeviceArray;
-
-// An OwnedMatrix's bytes on the device, and the Matrix viewing them.
-struct DeviceMatrix {
-  explicit DeviceMatrix(const test::OwnedMatrix& host)
-      : weight(host.weight), scales(host.scales), biases(host.biases), m(host.m) {
-    // Keep each view's offset into its bytes (a strided view starts past the first row).
-    m.weight = weight.get() + (host.m.weight - host.weight.data());
-    m.scales = host.scales.empty() ? nullptr : scales.get() + (host.m.scales - host.scales.data());
-    m.biases = host.biases.empty() ? nullptr : biases.get() + (host.m.biases - host.biases.data());
-  }
-  DeviceArray<uint8_t> weight, scales, biases;
-  Matrix m;
-};
+using testing::DeviceMatrix;
 
 // What a grouped product should give: item i uses matrix `matrix_of[i]` and input row
 // `x_row[i]`; `round` rounds inputs and weights to bf16 first (the tensor-core path's inputs).

@@ -22,10 +22,10 @@ constexpr int kMaxChoices = 8;
 // k (gpt-oss's top-4) the k rows are walked together (walk_rows: their loads in flight together,
 // the next round's while one is decoded); other k one choice at a time (kGroup = 1).
 //
-// At its start a block asks the L2 cache for its rows of the token's experts (prefetch_rows):
+// The first round of the token's expert rows is loaded before the kernel waits for its inputs:
 // the routing that chose them ran two kernels back (the gate/up product is between), so by the
-// protocol of launch.cuh the choices are complete before this kernel waits for its inputs. They
-// are read through L2 (__ldcg): an L1 line left by an earlier layer's launch would be stale.
+// protocol of launch.cuh the choices are complete by then. They are read through L2 (__ldcg):
+// an L1 line left by an earlier layer's launch would be stale.
 template <Codes C, int kGroup>
 __global__ void __launch_bounds__(kWarps * 32, 1)
     down_combine_kernel(Matrix down, const float* down_bias, const float* hidden, const int32_t* expert,
@@ -34,7 +34,6 @@ __global__ void __launch_bounds__(kWarps * 32, 1)
   __shared__ float fp4_table[16];
   const int token = static_cast<int>(blockIdx.y);
   const int64_t begin = down.rows * blockIdx.x / gridDim.x, end = down.rows * (blockIdx.x + 1) / gridDim.x;
-  if (static_cast<int>(threadIdx.x) < k) prefetch_rows(down, __ldcg(expert + token * k + threadIdx.x), begin, end);
   const int warp = static_cast<int>(threadIdx.x) / 32, lane = static_cast<int>(threadIdx.x) % 32;
   const int chunks = static_cast<int>(down.cols / 32);
   // kGroup = k: the first round of the k rows is loaded before the wait.

@@ -15,7 +15,6 @@
 
 #include <cuda_runtime.h>
 
-#include <cstdint>
 #include <cstdlib>
 #include <string>
 #include <utility>
@@ -40,22 +39,6 @@ __device__ __forceinline__ void start_next_kernel() {
 __device__ __forceinline__ void wait_then_start_next() {
   wait_for_inputs();
   start_next_kernel();
-}
-
-// Asks the L2 cache to fetch [begin, begin + bytes) from DRAM (a hint: the copy engine streams
-// it while the threads go on), rounded out to 16-byte boundaries as the instruction requires.
-__device__ __forceinline__ void prefetch_to_l2(const void* begin, int64_t bytes) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  if (bytes <= 0) return;
-  const auto first = reinterpret_cast<uintptr_t>(begin) & ~uintptr_t{15};
-  const auto end = (reinterpret_cast<uintptr_t>(begin) + static_cast<uintptr_t>(bytes) + 15) & ~uintptr_t{15};
-  // One instruction moves at most 2^32 − 16 bytes; matrices' slices are far smaller.
-  asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(first), "r"(static_cast<uint32_t>(end - first))
-               : "memory");
-#else
-  (void)begin;
-  (void)bytes;
-#endif
 }
 
 // GPTOSS_CUDA_PDL=0 launches every kernel plainly, each after the previous one has finished

@@ -25,11 +25,11 @@ namespace {
 // reads the same row of `up` too and writes clamped_swiglu(w·x + bias, up·x + up_bias): the
 // experts' gate, up and SwiGLU in one pass.
 //
-// Each block takes a contiguous range of rows (its warps loop over them), so that at its start
-// one bulk prefetch asks the L2 cache for all of the block's weight bytes: DRAM then streams the
-// whole matrix at once while the warps decode, rather than a few loads per warp at a time. For
-// dense problems the prefetch is issued before the kernel waits for its inputs (launch.cuh), so
-// it overlaps the previous kernel's tail; the experts' matrices are known only after that wait.
+// Each block takes a contiguous range of rows, its warps walking them in rounds (walk_rows: the
+// next round's loads in flight while one is decoded). For dense problems the first round is
+// loaded before the kernel waits for its inputs (launch.cuh), so that its latency overlaps the
+// previous kernel's tail; the experts' matrices are known only after that wait. (A bulk L2
+// prefetch of the block's rows at its start was measured and did not pay: docs/PERFORMANCE.md.)
 //
 // One large block per multiprocessor (for each matrix of the launch): the inputs are staged
 // once per block, and staging is not free — with a block per few rows, copying x into every
@@ -102,27 +102,16 @@ __global__ void __launch_bounds__(streaming_warps<C>(kItems, kGated) * 32, 1)
     rows[0] = row_pointers(p.w, matrix, row);
     if constexpr (kGated) rows[1] = row_pointers(gate.up, matrix, row);
   };
-  const auto prefetch = [&] {
-    if (threadIdx.x != 0) return;
-    prefetch_rows(p.w, matrix, begin, end);
-    if constexpr (kGated) prefetch_rows(gate.up, matrix, begin, end);
-  };
   // A stack's matrix comes from the list the previous kernel (the routing) wrote; a dense
   // problem's weights are known before the inputs are: their first loads overlap the wait.
   const bool listed = p.matrix_list != nullptr || p.offsets != nullptr;
   Round<C, kRows> round;
-  if (!listed) {
-    prefetch();
-    load_first<C, kRows>(p.w, begin + warp, end, lane, chunks, rows_of, round);
-  }
+  if (!listed) load_first<C, kRows>(p.w, begin + warp, end, lane, chunks, rows_of, round);
   wait_then_start_next();
   int first, count;
   matrix = group_items(p, group, first, count);
   if (count <= 0) return;
-  if (listed) {
-    prefetch();
-    load_first<C, kRows>(p.w, begin + warp, end, lane, chunks, rows_of, round);
-  }
+  if (listed) load_first<C, kRows>(p.w, begin + warp, end, lane, chunks, rows_of, round);
   float* xs = reinterpret_cast<float*>(shared4);
   if (threadIdx.x < 16) fp4_table[threadIdx.x] = fp4_value(static_cast<int>(threadIdx.x));
 

@@ -154,8 +154,8 @@ __device__ __forceinline__ void decode_streaming(const RawChunk<C>& raw, const f
 // per lane are in flight.
 template <Codes C, int kRows>
 struct Round {
-  // Chunks per row a lane loads in one round: as many as registers allow (packed chunks of up
-  // to 6 words: 4; 8-bit: 2; dense rows' 16 or 32 words: 1).
+  // Chunks a lane loads in one round, shared among its rows: as many as registers allow (packed
+  // chunks of up to 6 words: 4; 8-bit: 2; dense chunks' 16 or 32 words: 1).
   static constexpr int kInFlight = chunk_words(C) <= 6 ? 4 : chunk_words(C) <= 8 ? 2 : 1;
   static constexpr int kAhead = kInFlight / kRows > 0 ? kInFlight / kRows : 1;
   static constexpr int kChunks = 32 * kAhead;  // a warp's chunks per row per round

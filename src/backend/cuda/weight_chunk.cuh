@@ -14,7 +14,6 @@
 
 #include <cstdint>
 
-#include "backend/cuda/launch.cuh"
 #include "quant/matrix.h"
 
 namespace gptoss::cuda {
@@ -57,16 +56,6 @@ __device__ __forceinline__ RowPointers row_pointers(const Matrix& w, int64_t mat
   return {w.weight + matrix * w.weight_matrix_stride + row * w.weight_row_stride,
           w.scales == nullptr ? nullptr : w.scales + matrix * w.scale_matrix_stride + row * w.scale_row_stride,
           w.biases == nullptr ? nullptr : w.biases + matrix * w.scale_matrix_stride + row * w.scale_row_stride};
-}
-
-// Asks the L2 cache for rows [begin, end) of one matrix of the stack: their codes, and their
-// scales and offsets where the format has them (prefetch_to_l2).
-__device__ __forceinline__ void prefetch_rows(const Matrix& w, int64_t matrix, int64_t begin, int64_t end) {
-  if (end <= begin) return;
-  const RowPointers first = row_pointers(w, matrix, begin);
-  prefetch_to_l2(first.codes, (end - begin) * w.weight_row_stride);
-  if (first.scales != nullptr) prefetch_to_l2(first.scales, (end - begin) * w.scale_row_stride);
-  if (first.biases != nullptr) prefetch_to_l2(first.biases, (end - begin) * w.scale_row_stride);
 }
 
 // One chunk decoded as v[i] = a·q[i] + (b), i < 32: for dense and MXFP4 formats q is the
