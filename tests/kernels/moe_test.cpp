@@ -105,8 +105,10 @@ struct RandomMoe {
   }
 };
 
-// 1 … 4 rows take the decode path (all selected experts in two pool loops), 9 the prefill one
-// in one group of experts, 400 (1200 routed rows) in several groups (kPrefillGroupRows).
+// 1 … 4 rows take the decode path (all selected experts in two pool loops). Beyond, experts with
+// at most 4 routed rows still do, the others take prefill's blocks: 6 rows route ≤ 4 to every
+// expert here, 5 and 9 split them between both paths, 400 (1200 routed rows) are all prefill,
+// in several groups (kPrefillGroupRows).
 class Moe : public testing::TestWithParam<int64_t> {};
 
 TEST_P(Moe, MatchesPerTokenReference) {
@@ -138,7 +140,7 @@ TEST_P(Moe, MatchesPerTokenReference) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Rows, Moe, testing::Values(1, 2, 3, 4, 9, 400));
+INSTANTIATE_TEST_SUITE_P(Rows, Moe, testing::Values(1, 2, 3, 4, 5, 6, 9, 400));
 
 }  // namespace
 }  // namespace gptoss
