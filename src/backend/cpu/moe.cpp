@@ -227,10 +227,10 @@ void moe_rows(const float* x, int64_t rows, const MoeWeights& w, const MoeParame
       assigned[static_cast<size_t>(c.expert)].emplace_back(r, c.weight);
 
   std::memset(out, 0, sizeof(float) * static_cast<size_t>(rows * w.down.rows));
-  if (rows <= kMaxFusedInputs) return moe_decode(x, w.down.rows, w, p, assigned, out, pool, precision);
-  // Experts with few rows stream their packed weights once (the decode kernels): the blocked
-  // prefill products pay a dequantization per weight block that only many rows amortize, and a
-  // short prompt spreads over most experts a few rows each. The rest go through prefill.
+  // Experts with few rows (all of them in decode) stream their packed weights once (the decode
+  // kernels): the blocked prefill products pay a dequantization per weight block that only many
+  // rows amortize, and a short prompt spreads over most experts a few rows each. The rest go
+  // through prefill.
   std::vector<Assignment> few(assigned.size());
   bool any_few = false, any_many = false;
   for (size_t e = 0; e < assigned.size(); ++e) {
