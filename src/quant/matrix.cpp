@@ -31,18 +31,21 @@ Matrix Matrix::strided_rows(int64_t first_row, int64_t step) const {
   return m;
 }
 
-int64_t matrix_bytes(const Matrix& m) {
+int64_t scale_row_bytes(const Matrix& m) {
   const int64_t groups = m.group_size > 0 ? m.cols / m.group_size : 0;
-  int64_t scale_bytes = 0;
   switch (m.scale_type) {
-    case ScaleType::none: break;
-    case ScaleType::e8m0: scale_bytes = 1; break;
+    case ScaleType::none: return 0;
+    case ScaleType::e8m0: return groups;
     case ScaleType::f16:
-    case ScaleType::bf16: scale_bytes = 2; break;
-    case ScaleType::f32: scale_bytes = 4; break;
+    case ScaleType::bf16: return groups * 2;
+    case ScaleType::f32: return groups * 4;
   }
-  const int64_t per_group = scale_bytes * (m.biases != nullptr ? 2 : 1);
-  return m.rows * (packed_row_bytes(m.format, m.cols, m.bits) + groups * per_group);
+  return 0;
+}
+
+int64_t matrix_bytes(const Matrix& m) {
+  const int64_t per_row = scale_row_bytes(m) * (m.biases != nullptr ? 2 : 1);
+  return m.rows * (packed_row_bytes(m.format, m.cols, m.bits) + per_row);
 }
 
 float load_scale(ScaleType type, const uint8_t* base, int64_t index) {

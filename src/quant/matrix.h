@@ -63,6 +63,9 @@ float load_scale(ScaleType type, const uint8_t* base, int64_t index);
 // Bytes of one packed row of `cols` weights in this format (codes only, no scales).
 int64_t packed_row_bytes(WeightFormat format, int64_t cols, int bits);
 
+// Bytes of one row's scales (and as many of its affine offsets); 0 for dense formats.
+int64_t scale_row_bytes(const Matrix& m);
+
 // Bytes one matrix of the stack occupies: its packed rows plus their scales and biases.
 int64_t matrix_bytes(const Matrix& m);
 

@@ -12,17 +12,6 @@ namespace gptoss::cuda {
 
 namespace {
 
-int64_t scale_bytes(ScaleType type) {
-  switch (type) {
-    case ScaleType::none: return 0;
-    case ScaleType::e8m0: return 1;
-    case ScaleType::f16:
-    case ScaleType::bf16: return 2;
-    case ScaleType::f32: return 4;
-  }
-  return 0;
-}
-
 // A span of host bytes some matrix reads: [begin, end).
 struct Range {
   const uint8_t* begin;
@@ -76,11 +65,9 @@ ModelWeights DeviceWeights::upload(const ModelWeights& host, const std::function
     if (m.rows == 0 || m.count == 0) return;
     ranges.push_back(span_of(m.weight, m.count, m.weight_matrix_stride, m.rows, m.weight_row_stride,
                              packed_row_bytes(m.format, m.cols, m.bits)));
-    const int64_t groups = m.group_size > 0 ? m.cols / m.group_size : 0;
     for (const uint8_t* table : {m.scales, m.biases})
       if (table != nullptr)
-        ranges.push_back(span_of(table, m.count, m.scale_matrix_stride, m.rows, m.scale_row_stride,
-                                 groups * scale_bytes(m.scale_type)));
+        ranges.push_back(span_of(table, m.count, m.scale_matrix_stride, m.rows, m.scale_row_stride, scale_row_bytes(m)));
   });
   std::sort(ranges.begin(), ranges.end(), [](const Range& a, const Range& b) { return a.begin < b.begin; });
   std::vector<Range> merged;
