@@ -16,4 +16,15 @@ int multiprocessor_count() {
   return count;
 }
 
+int compute_capability() {
+  static const int capability = [] {
+    int device = 0, major = 0, minor = 0;
+    cuda_check(cudaGetDevice(&device), "reading the device");
+    cuda_check(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device), "reading the device");
+    cuda_check(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device), "reading the device");
+    return 10 * major + minor;
+  }();
+  return capability;
+}
+
 }  // namespace gptoss::cuda

@@ -6,4 +6,7 @@ namespace gptoss::cuda {
 // The current device's multiprocessor count (132 on an H200).
 int multiprocessor_count();
 
+// The current device's compute capability as 10·major + minor (90 on an H200).
+int compute_capability();
+
 }  // namespace gptoss::cuda

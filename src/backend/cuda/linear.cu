@@ -9,7 +9,9 @@
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/device_info.h"
 #include "backend/cuda/launch.cuh"
+#include "backend/cuda/linear_row_tiles.cuh"
 #include "backend/cuda/streaming_dot.cuh"
+#include "backend/cuda/streaming_problems.cuh"
 #include "backend/cuda/weight_chunk.cuh"
 #include "gptoss/error.h"
 
@@ -41,55 +43,14 @@ constexpr int streaming_warps(int items, bool gated) {
   return items * (gated ? 2 : 1) <= 2 && !(C == Codes::f32 && gated) ? 16 : 8;
 }
 
-// The matrix of launch group g and its items; count 0 for a skipped group.
-__device__ __forceinline__ int group_items(const LinearProblem& p, int group, int& first, int& count) {
-  const int matrix = p.matrix_list == nullptr ? group : p.matrix_list[group];
-  first = 0;
-  count = 0;
-  if (matrix < 0) return 0;
-  first = p.offsets == nullptr ? 0 : p.offsets[matrix];
-  count = p.offsets == nullptr ? p.items : p.offsets[matrix + 1] - first;
-  return matrix;
-}
-
-__device__ __forceinline__ int64_t x_row_of(const LinearProblem& p, int item) {
-  return p.x_rows == nullptr ? item : p.x_rows[item];
-}
-
-// y = v, or y += v for a residual update (one addition, as a separate add would make).
-__device__ __forceinline__ void store_output(const LinearProblem& p, int64_t at, float v) {
-  p.y[at] = p.accumulate ? p.y[at] + v : v;
-}
-
-struct Gate {
-  Matrix up;
-  const float* up_bias;
-  float limit, alpha;
-};
-
-// A launch of up to three products: several dense products of the same inputs (the attention's
-// q, k and v), problem i taking the grid's blocks [first_block[i], first_block[i + 1]) (the last
-// up to gridDim.x) — one wave of blocks, shared in proportion to their rows; or one problem over a
-// stack of matrices (blockIdx.y picks the matrix group).
-struct StreamingProblems {
-  LinearProblem problem[kMaxSharedInputProducts];
-  int first_block[kMaxSharedInputProducts] = {};
-  int count = 1;
-};
-
 template <Codes C, int kItems, bool kGated>
 __global__ void __launch_bounds__(streaming_warps<C>(kItems, kGated) * 32, 1)
     streaming_kernel(StreamingProblems problems, Gate gate) {
   extern __shared__ float4 shared4[];
   __shared__ float fp4_table[16];
-  int index = 0;
-  while (index + 1 < problems.count && static_cast<int>(blockIdx.x) >= problems.first_block[index + 1]) ++index;
+  const auto [index, block, blocks] = share_of_block(problems);
   const LinearProblem& p = problems.problem[index];
   const int group = static_cast<int>(blockIdx.y);
-  const int block = static_cast<int>(blockIdx.x) - problems.first_block[index];
-  const int blocks =
-      (index + 1 < problems.count ? problems.first_block[index + 1] : static_cast<int>(gridDim.x)) -
-      problems.first_block[index];
   const int64_t begin = p.w.rows * block / blocks, end = p.w.rows * (block + 1) / blocks;
   const int warp = static_cast<int>(threadIdx.x) / 32, lane = static_cast<int>(threadIdx.x) % 32;
   const int chunks = static_cast<int>(p.w.cols / 32);
@@ -327,25 +288,8 @@ void launch_streaming_items(StreamingProblems problems, const Gate& gate, cudaSt
     return true;
   }();
   (void)raised;
-  // A block per multiprocessor, over the launch's matrices or shared among its problems in
-  // proportion to their rows; never more blocks than a problem has warps' worth of rows.
   constexpr int kWarps = streaming_warps<C>(kItems, kGated);
-  const auto row_blocks = [&](const LinearProblem& q) { return (q.w.rows + kWarps - 1) / kWarps; };
-  dim3 grid;
-  if (problems.count == 1) {
-    const int64_t wanted = std::max<int64_t>(1, (multiprocessor_count() + matrices_of(p) - 1) / matrices_of(p));
-    grid = dim3(static_cast<unsigned>(std::min(row_blocks(p), wanted)), static_cast<unsigned>(matrices_of(p)));
-  } else {
-    int64_t rows = 0;
-    for (int i = 0; i < problems.count; ++i) rows += problems.problem[i].w.rows;
-    int blocks = 0;
-    for (int i = 0; i < problems.count; ++i) {
-      const LinearProblem& q = problems.problem[i];
-      problems.first_block[i] = blocks;
-      blocks += static_cast<int>(std::clamp<int64_t>(multiprocessor_count() * q.w.rows / rows, 1, row_blocks(q)));
-    }
-    grid = dim3(static_cast<unsigned>(blocks));
-  }
+  const dim3 grid = streaming_grid(problems, [](const LinearProblem& q) { return (q.w.rows + kWarps - 1) / kWarps; });
   launch(streaming_kernel<C, kItems, kGated>, grid, dim3(kWarps * 32), shared, stream, "streaming linear kernel",
          problems, gate);
 }
@@ -361,6 +305,23 @@ void launch_streaming(const StreamingProblems& problems, const Gate& gate, cudaS
     launch_streaming_items<C, 4, kGated>(problems, gate, stream);
   else  // gated passes stop at 4 items: 8 would spill registers
     launch_streaming_items<C, kGated ? 4 : 8, kGated>(problems, gate, stream);
+}
+
+// The row-tile kernel where asked for or best, else the registers'.
+void run_streaming(const StreamingProblems& problems, const Gate* gate, StreamingKernel kernel, cudaStream_t stream) {
+  const bool tiles = kernel == StreamingKernel::row_tiles ||
+                     (kernel == StreamingKernel::best && problems.problem[0].w.format == WeightFormat::affine);
+  if (tiles && stream_row_tiles(problems, gate, stream)) return;
+  if (kernel == StreamingKernel::row_tiles)
+    throw Error("cuda linear: the row-tile kernel does not take this product (" +
+                std::to_string(problems.problem[0].w.rows) + " × " + std::to_string(problems.problem[0].w.cols) +
+                ", " + std::to_string(problems.problem[0].max_items_per_matrix) + " items a matrix)");
+  with_codes(problems.problem[0].w, [&]<Codes C>() {
+    if (gate != nullptr)
+      launch_streaming<C, true>(problems, *gate, stream);
+    else
+      launch_streaming<C, false>(problems, Gate{}, stream);
+  });
 }
 
 StreamingProblems one_problem(const LinearProblem& p) {
@@ -380,10 +341,10 @@ void launch_tiled(const LinearProblem& p, Precision precision, cudaStream_t stre
 
 }  // namespace
 
-void linear_streaming(const LinearProblem& p, cudaStream_t stream) {
+void linear_streaming(const LinearProblem& p, cudaStream_t stream, StreamingKernel kernel) {
   check_problem(p);
   if (p.items == 0 || p.w.rows == 0) return;
-  with_codes(p.w, [&]<Codes C>() { launch_streaming<C, false>(one_problem(p), Gate{}, stream); });
+  run_streaming(one_problem(p), nullptr, kernel, stream);
 }
 
 bool can_gate(const LinearProblem& p, const Matrix& up) {
@@ -393,11 +354,12 @@ bool can_gate(const LinearProblem& p, const Matrix& up) {
 }
 
 void linear_swiglu(const LinearProblem& p, const Matrix& up, const float* up_bias, float limit, float alpha,
-                   cudaStream_t stream) {
+                   cudaStream_t stream, StreamingKernel kernel) {
   check_problem(p);
   if (!can_gate(p, up)) throw Error("cuda linear_swiglu: gate and up differ in shape or format, or too many items");
   if (p.items == 0 || p.w.rows == 0) return;
-  with_codes(p.w, [&]<Codes C>() { launch_streaming<C, true>(one_problem(p), Gate{up, up_bias, limit, alpha}, stream); });
+  const Gate gate{up, up_bias, limit, alpha};
+  run_streaming(one_problem(p), &gate, kernel, stream);
 }
 
 bool can_stream_together(std::span<const LinearProblem> problems) {
@@ -410,7 +372,7 @@ bool can_stream_together(std::span<const LinearProblem> problems) {
   });
 }
 
-void linear_streaming(std::span<const LinearProblem> problems, cudaStream_t stream) {
+void linear_streaming(std::span<const LinearProblem> problems, cudaStream_t stream, StreamingKernel kernel) {
   if (!can_stream_together(problems))
     throw Error("cuda linear_streaming: the products differ in inputs or format, or are too many for one launch");
   StreamingProblems launched;
@@ -420,8 +382,16 @@ void linear_streaming(std::span<const LinearProblem> problems, cudaStream_t stre
     launched.problem[i] = problems[i];
   }
   if (launched.problem[0].items == 0) return;
-  with_codes(launched.problem[0].w,
-             [&]<Codes C>() { launch_streaming<C, false>(launched, Gate{}, stream); });
+  run_streaming(launched, nullptr, kernel, stream);
+}
+
+bool can_stream_row_tiles(std::span<const LinearProblem> problems, const Matrix* up) {
+  if (problems.empty() || problems.size() > static_cast<size_t>(kMaxSharedInputProducts)) return false;
+  StreamingProblems launched;
+  launched.count = static_cast<int>(problems.size());
+  std::copy(problems.begin(), problems.end(), launched.problem);
+  const Gate gate{up != nullptr ? *up : Matrix{}, nullptr, 0.f, 0.f};
+  return row_tiles_apply(launched, up != nullptr ? &gate : nullptr);
 }
 
 void linear_tiled(const LinearProblem& p, Precision precision, cudaStream_t stream) {

@@ -55,8 +55,20 @@ struct LinearProblem {
 inline constexpr int kStreamingMaxItems = 32;
 void linear(const LinearProblem& p, Precision precision, cudaStream_t stream);
 
-// The two kernels, for tests and benchmarks that pick one.
-void linear_streaming(const LinearProblem& p, cudaStream_t stream);
+// The streaming products have two kernels: `registers` takes any problem, each lane loading a
+// few chunks ahead into registers; `row_tiles` (linear_row_tiles.cu) copies tiles of whole rows
+// into shared memory, several in flight, for one or two items per matrix of packed weights
+// (MXFP4, affine) whose rows the copy engine can take (16-byte aligned tiles) on sm_90 or later.
+// `best` takes row tiles for affine weights where can_stream_row_tiles says they apply
+// (GPTOSS_CUDA_ROW_TILES_KB=0: never) — for MXFP4 they measured slower (H200, Hugging Face
+// decode 263 → 232 tok/s: the E2M1 table lookups saturate the shared-memory pipe); asking for row
+// tiles where they do not apply throws.
+enum class StreamingKernel { best, registers, row_tiles };
+// `up`: of the gated product (linear_swiglu), or null.
+bool can_stream_row_tiles(std::span<const LinearProblem> problems, const Matrix* up = nullptr);
+
+// The kernels, for tests and benchmarks that pick one.
+void linear_streaming(const LinearProblem& p, cudaStream_t stream, StreamingKernel kernel = StreamingKernel::best);
 
 // Dense products of the same inputs in one streaming launch (the attention's q, k and v): at
 // most kMaxSharedInputProducts of them, of one weight format and width, with the same inputs
@@ -64,7 +76,8 @@ void linear_streaming(const LinearProblem& p, cudaStream_t stream);
 // (LinearProblem::norm) is applied by each product and written to `normed` by the first.
 inline constexpr int kMaxSharedInputProducts = 3;
 bool can_stream_together(std::span<const LinearProblem> problems);
-void linear_streaming(std::span<const LinearProblem> problems, cudaStream_t stream);
+void linear_streaming(std::span<const LinearProblem> problems, cudaStream_t stream,
+                      StreamingKernel kernel = StreamingKernel::best);
 
 // The experts' gate, up and SwiGLU in one streaming pass: y = clamped SwiGLU of (x·Wᵀ + bias)
 // and (x·Upᵀ + up_bias) (up_bias [w.count × w.rows] or null), the problem's w being the gate.
@@ -72,7 +85,7 @@ void linear_streaming(std::span<const LinearProblem> problems, cudaStream_t stre
 // and up of gate's shape and format.
 bool can_gate(const LinearProblem& p, const Matrix& up);
 void linear_swiglu(const LinearProblem& p, const Matrix& up, const float* up_bias, float limit, float alpha,
-                   cudaStream_t stream);
+                   cudaStream_t stream, StreamingKernel kernel = StreamingKernel::best);
 void linear_tiled(const LinearProblem& p, Precision precision, cudaStream_t stream);
 
 }  // namespace gptoss::cuda

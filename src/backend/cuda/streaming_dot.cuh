@@ -152,21 +152,25 @@ __device__ __forceinline__ void decode_streaming(const RawChunk<C>& raw, const f
 // kRows rows (of matrices shaped like w), loaded together before any is decoded. The walk below
 // issues a round's loads before decoding the previous round, so about twice this many chunks
 // per lane are in flight.
+// Chunks a lane loads in one round, shared among its rows: as many as registers allow (packed
+// chunks of up to 6 words: 4; 8-bit: 2; dense chunks' 16 or 32 words: 1).
 template <Codes C, int kRows>
+constexpr int chunks_ahead() {
+  constexpr int kInFlight = chunk_words(C) <= 6 ? 4 : chunk_words(C) <= 8 ? 2 : 1;
+  return kInFlight / kRows > 0 ? kInFlight / kRows : 1;
+}
+
+template <Codes C, int kRows, int kAhead = chunks_ahead<C, kRows>()>
 struct Round {
-  // Chunks a lane loads in one round, shared among its rows: as many as registers allow (packed
-  // chunks of up to 6 words: 4; 8-bit: 2; dense chunks' 16 or 32 words: 1).
-  static constexpr int kInFlight = chunk_words(C) <= 6 ? 4 : chunk_words(C) <= 8 ? 2 : 1;
-  static constexpr int kAhead = kInFlight / kRows > 0 ? kInFlight / kRows : 1;
   static constexpr int kChunks = 32 * kAhead;  // a warp's chunks per row per round
   RawChunk<C> raw[kAhead][kRows];
 };
 
-template <Codes C, int kRows>
+template <Codes C, int kRows, int kAhead>
 __device__ __forceinline__ void load_round(const Matrix& w, const RowPointers (&rows)[kRows], int base, int lane,
-                                           int chunks, Round<C, kRows>& round) {
+                                           int chunks, Round<C, kRows, kAhead>& round) {
 #pragma unroll
-  for (int a = 0; a < Round<C, kRows>::kAhead; ++a)
+  for (int a = 0; a < kAhead; ++a)
 #pragma unroll
     for (int r = 0; r < kRows; ++r)
       if (base + lane + 32 * a < chunks) load_raw<C>(w, rows[r], base + lane + 32 * a, round.raw[a][r]);
@@ -175,13 +179,13 @@ __device__ __forceinline__ void load_round(const Matrix& w, const RowPointers (&
 // acc[r][it] += the round's share of row r · staged input it of xs[r] (xs[r] + it·chunks·
 // kPaddedChunk, their chunk sums at sums[r] + it·chunks); warp_sum(acc[r][it]) after a row's
 // last round is the dot product.
-template <Codes C, int kRows, int kItems>
-__device__ __forceinline__ void dot_round(const Round<C, kRows>& round, const float* const (&xs)[kRows],
+template <Codes C, int kRows, int kItems, int kAhead>
+__device__ __forceinline__ void dot_round(const Round<C, kRows, kAhead>& round, const float* const (&xs)[kRows],
                                           const float* const (&sums)[kRows], int base, int lane, int chunks,
                                           const float* fp4_table, float (&acc)[kRows][kItems]) {
   constexpr bool kAffine = C >= Codes::affine2;
 #pragma unroll
-  for (int a = 0; a < Round<C, kRows>::kAhead; ++a) {
+  for (int a = 0; a < kAhead; ++a) {
     const int c = base + lane + 32 * a;
     if (c >= chunks) break;
 #pragma unroll
