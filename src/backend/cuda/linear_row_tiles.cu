@@ -26,7 +26,9 @@ namespace gptoss::cuda {
 
 namespace {
 
-constexpr int kWarps = 16;
+// Warps a block: one item's kernels fit 24 (≤ 85 registers a thread, no spills: more warps to
+// hide the shared-memory and FMA latencies with), two items' 16.
+constexpr int tile_warps(int items) { return items == 1 ? 24 : 16; }
 constexpr int kMaxStages = 4;
 
 struct TilePlans {
@@ -34,7 +36,7 @@ struct TilePlans {
 };
 
 template <Codes C, int kItems, bool kGated>
-__global__ void __launch_bounds__(kWarps * 32, 1)
+__global__ void __launch_bounds__(tile_warps(kItems) * 32, 1)
     row_tiles_kernel(StreamingProblems problems, TilePlans plans, Gate gate) {
   extern __shared__ float4 shared4[];
   __shared__ float fp4_table[16];
@@ -98,7 +100,7 @@ __global__ void __launch_bounds__(kWarps * 32, 1)
     const int64_t t0 = (first_tile + i) * tiles.tile_rows;
     const int n = static_cast<int>(min(static_cast<int64_t>(tiles.tile_rows), p.w.rows - t0));
     const int units = kGated ? n : (n + 1) / 2;
-    for (int u = warp; u < units; u += kWarps) {
+    for (int u = warp; u < units; u += tile_warps(kItems)) {
       // Gated: gate and up row u; else rows 2u and 2u + 1 (the last tile's last unit may have one).
       const int a = kGated ? u : 2 * u, b = kGated ? u : min(2 * u + 1, n - 1);
       const RowPointers rows[2] = {tile_row(tiles, stage, 0, a), tile_row(tiles, stage, kGated ? 1 : 0, b)};
@@ -155,7 +157,7 @@ void launch_row_tiles(StreamingProblems problems, const TilePlans& plans, const 
     const int i = static_cast<int>(&q - problems.problem);
     return (q.w.rows + plans.plan[i].tile_rows - 1) / plans.plan[i].tile_rows;
   });
-  launch(row_tiles_kernel<C, kItems, kGated>, grid, dim3(kWarps * 32), static_cast<size_t>(shared), stream,
+  launch(row_tiles_kernel<C, kItems, kGated>, grid, dim3(tile_warps(kItems) * 32), static_cast<size_t>(shared), stream,
          "row-tile linear kernel", problems, plans, gate);
 }
 
@@ -179,7 +181,7 @@ bool plan_problems(const StreamingProblems& problems, const Gate* gate, TilePlan
     const int64_t blocks =
         problems.count == 1 ? std::max<int64_t>(1, multiprocessor_count() / std::max(p.matrices, 1))
                             : std::max<int64_t>(1, multiprocessor_count() * p.w.rows / all_rows);
-    const int64_t cap = gate != nullptr ? kWarps : 2 * kWarps;
+    const int64_t cap = (gate != nullptr ? 1 : 2) * tile_warps(items);
     const int64_t rows_per_block = (p.w.rows + blocks - 1) / blocks;
     const int64_t tiles_per_block = (rows_per_block + cap - 1) / cap;
     const int rows = static_cast<int>((rows_per_block + tiles_per_block - 1) / tiles_per_block);

@@ -68,9 +68,9 @@ RowTiles plan_row_tiles(const Matrix& w, const Matrix* up, int max_tile_rows, in
   if (g > 16 || w.rows % g != 0 || row_bytes == 0) return {};
   // Tiles of max_tile_rows rounded up to a multiple of g, or less where two would not fit the
   // budget; up to four in flight.
-  int rows = (std::max(max_tile_rows, 1) + g - 1) / g * g;
-  while (rows > g && 2 * rows * row_bytes > budget_bytes) rows = std::max(rows / 2 / g * g, g);
-  if (2 * rows * row_bytes > budget_bytes) return {};
+  const int64_t fitting = budget_bytes / (2 * row_bytes) / g * g;
+  const int rows = static_cast<int>(std::min<int64_t>((std::max(max_tile_rows, 1) + g - 1) / g * g, fitting));
+  if (rows < g) return {};
   tiles.tile_rows = rows;
   tiles.stage_bytes = 0;
   for (int j = 0; j < tiles.tables; ++j) {
