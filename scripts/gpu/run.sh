@@ -24,7 +24,7 @@ status=0
 
 if [ "$stage" = tests ] || [ "$stage" = all ]; then
   # One process per suite: a kernel fault poisons its process's CUDA context.
-  for suite in CudaLinear CudaAttention CudaMoeRouting CudaSampling '*CudaBackendOps' CudaCli; do
+  for suite in CudaLinear CudaDownCombine CudaAttention CudaMoeRouting CudaSampling '*CudaBackendOps' CudaCli; do
     echo "== cuda_tests $suite"
     timeout 300 build/tests/cuda/cuda_tests --gtest_brief=1 --gtest_filter="$suite.*" 2>&1 |
       tee "$out/cuda_tests-${suite#\*}.log" | tail -25
