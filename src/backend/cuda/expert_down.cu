@@ -131,10 +131,11 @@ void down_combine(const Matrix& down, const float* down_bias, const float* hidde
   if (rows == 0) return;
   // gpt-oss's top-4 reads its four experts' rows together; other k one expert at a time.
   with_codes(down, [&]<Codes C>() {
-    if (k == 4 && C >= Codes::mxfp4)  // dense rows are too many registers four at a time
-      launch_down_combine<C, 4>(down, down_bias, hidden, routing, rows, k, accumulate, out, stream);
-    else
-      launch_down_combine<C, 1>(down, down_bias, hidden, routing, rows, k, accumulate, out, stream);
+    // Dense rows are too many registers four at a time: their four-row kernel is not even built.
+    if constexpr (C >= Codes::mxfp4) {
+      if (k == 4) return launch_down_combine<C, 4>(down, down_bias, hidden, routing, rows, k, accumulate, out, stream);
+    }
+    launch_down_combine<C, 1>(down, down_bias, hidden, routing, rows, k, accumulate, out, stream);
   });
 }
 
