@@ -375,23 +375,16 @@ bool can_stream_together(std::span<const LinearProblem> problems) {
 void linear_streaming(std::span<const LinearProblem> problems, cudaStream_t stream, StreamingKernel kernel) {
   if (!can_stream_together(problems))
     throw Error("cuda linear_streaming: the products differ in inputs or format, or are too many for one launch");
-  StreamingProblems launched;
-  launched.count = static_cast<int>(problems.size());
-  for (size_t i = 0; i < problems.size(); ++i) {
-    check_problem(problems[i]);
-    launched.problem[i] = problems[i];
-  }
+  for (const LinearProblem& p : problems) check_problem(p);
+  const StreamingProblems launched = gathered(problems);
   if (launched.problem[0].items == 0) return;
   run_streaming(launched, nullptr, kernel, stream);
 }
 
 bool can_stream_row_tiles(std::span<const LinearProblem> problems, const Matrix* up) {
   if (problems.empty() || problems.size() > static_cast<size_t>(kMaxSharedInputProducts)) return false;
-  StreamingProblems launched;
-  launched.count = static_cast<int>(problems.size());
-  std::copy(problems.begin(), problems.end(), launched.problem);
   const Gate gate{up != nullptr ? *up : Matrix{}, nullptr, 0.f, 0.f};
-  return row_tiles_apply(launched, up != nullptr ? &gate : nullptr);
+  return row_tiles_apply(gathered(problems), up != nullptr ? &gate : nullptr);
 }
 
 void linear_tiled(const LinearProblem& p, Precision precision, cudaStream_t stream) {

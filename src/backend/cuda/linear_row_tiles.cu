@@ -14,7 +14,6 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <string>
 
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/device_info.h"
@@ -171,16 +170,12 @@ bool plan_problems(const StreamingProblems& problems, const Gate* gate, TilePlan
     return false;
   const int64_t x_bytes = staged_floats(2, problems.problem[0].w.cols / 32) * static_cast<int64_t>(sizeof(float));
   const int64_t budget = std::min(tile_budget_bytes(), kSharedLimit - x_bytes);
-  int64_t all_rows = 0;
-  for (int i = 0; i < problems.count; ++i) all_rows += problems.problem[i].w.rows;
   for (int i = 0; i < problems.count; ++i) {
     // Tiles of at most a unit per warp, sized so that the problem's share of the multiprocessors
     // (streaming_grid's) gets equal whole numbers of them: a block with one tile more than the
     // others would make the whole launch wait.
     const LinearProblem& p = problems.problem[i];
-    const int64_t blocks =
-        problems.count == 1 ? std::max<int64_t>(1, multiprocessor_count() / std::max(p.matrices, 1))
-                            : std::max<int64_t>(1, multiprocessor_count() * p.w.rows / all_rows);
+    const int64_t blocks = wanted_blocks(problems, i);
     const int64_t cap = (gate != nullptr ? 1 : 2) * tile_warps(items);
     const int64_t rows_per_block = (p.w.rows + blocks - 1) / blocks;
     const int64_t tiles_per_block = (rows_per_block + cap - 1) / cap;

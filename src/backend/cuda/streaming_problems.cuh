@@ -4,6 +4,7 @@
 #pragma once
 
 #include <algorithm>
+#include <span>
 
 #include "backend/cuda/device_info.h"
 #include "backend/cuda/linear.cuh"
@@ -58,26 +59,41 @@ __device__ __forceinline__ BlockShare share_of_block(const StreamingProblems& pr
   return {index, static_cast<int>(blockIdx.x) - problems.first_block[index], end - problems.first_block[index]};
 }
 
-// The launch's grid (host side), setting problems.first_block: a block per multiprocessor, over
-// the launch's matrices, or shared among its problems in proportion to their rows; never more
-// blocks for a problem than max_blocks(problem) (what it can divide among them).
+// The blocks problem i of the launch wants (host side): a block per multiprocessor, over the
+// launch's matrices, or shared among its problems in proportion to their rows.
+inline int64_t wanted_blocks(const StreamingProblems& problems, int i) {
+  const LinearProblem& q = problems.problem[i];
+  if (problems.count == 1) {
+    const int64_t matrices = std::max(q.matrices, 1);
+    return std::max<int64_t>(1, (multiprocessor_count() + matrices - 1) / matrices);
+  }
+  int64_t rows = 0;
+  for (int j = 0; j < problems.count; ++j) rows += problems.problem[j].w.rows;
+  return std::max<int64_t>(1, multiprocessor_count() * q.w.rows / rows);
+}
+
+// The launch's grid (host side), setting problems.first_block: each problem's wanted_blocks, but
+// never more than max_blocks(problem) (what it can divide among them).
 template <class MaxBlocks>
 dim3 streaming_grid(StreamingProblems& problems, MaxBlocks max_blocks) {
   const LinearProblem& p = problems.problem[0];
-  if (problems.count == 1) {
-    const int64_t matrices = std::max(p.matrices, 1);
-    const int64_t wanted = std::max<int64_t>(1, (multiprocessor_count() + matrices - 1) / matrices);
-    return dim3(static_cast<unsigned>(std::min<int64_t>(max_blocks(p), wanted)), static_cast<unsigned>(matrices));
-  }
-  int64_t rows = 0;
-  for (int i = 0; i < problems.count; ++i) rows += problems.problem[i].w.rows;
+  if (problems.count == 1)
+    return dim3(static_cast<unsigned>(std::min<int64_t>(max_blocks(p), wanted_blocks(problems, 0))),
+                static_cast<unsigned>(std::max(p.matrices, 1)));
   int blocks = 0;
   for (int i = 0; i < problems.count; ++i) {
-    const LinearProblem& q = problems.problem[i];
     problems.first_block[i] = blocks;
-    blocks += static_cast<int>(std::clamp<int64_t>(multiprocessor_count() * q.w.rows / rows, 1, max_blocks(q)));
+    blocks += static_cast<int>(std::min<int64_t>(wanted_blocks(problems, i), max_blocks(problems.problem[i])));
   }
   return dim3(static_cast<unsigned>(blocks));
+}
+
+// The products of a span as one launch's problems (host side; at most kMaxSharedInputProducts).
+inline StreamingProblems gathered(std::span<const LinearProblem> problems) {
+  StreamingProblems launched;
+  launched.count = static_cast<int>(problems.size());
+  std::copy(problems.begin(), problems.end(), launched.problem);
+  return launched;
 }
 
 }  // namespace gptoss::cuda
