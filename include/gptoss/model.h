@@ -23,7 +23,8 @@ struct LoadOptions {
   // in bf16 (fewer instructions per weight byte); "auto" is bf16 where the device has such a
   // product, else f32.
   std::string precision = "auto";
-  // Time every operation of the forward pass (Model::profile); costs a clock read per op.
+  // Time every operation of the forward pass (Model::profile): two stream events per op, and
+  // passes are not replayed as one recording (on the GPU: a few percent slower).
   bool profile = false;
 };
 

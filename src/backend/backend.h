@@ -89,6 +89,8 @@ class Event {
   virtual ~Event() = default;
   virtual bool done() = 0;
   virtual void synchronize() = 0;  // waits until done
+  // Seconds from `earlier` (an event of the same stream, recorded before) to this one; both done.
+  virtual double seconds_since(Event& earlier) = 0;
 };
 
 // Queued work on a device, in order. On the CPU every call completes before it returns.

@@ -1,7 +1,6 @@
 #include "model/forward.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -40,11 +39,17 @@ void ForwardPass::observe(HiddenStateObserver* observer, int index, Activations 
 template <class Op>
 void ForwardPass::timed(const char* name, double weight_bytes, Op&& op) {
   if (profile_ == nullptr) return op();
-  const auto start = std::chrono::steady_clock::now();
+  Stream& stream = context_->stream();
+  auto start = stream.record();
   op();
+  timings_.push_back({std::string(phase_) + name, weight_bytes, std::move(start), stream.record()});
+}
+
+void ForwardPass::record_timings() {
+  if (timings_.empty()) return;
   context_->stream().synchronize();
-  profile_->record(std::string(phase_) + name,
-                   std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), weight_bytes);
+  for (Timing& t : timings_) profile_->record(t.name, t.end->seconds_since(*t.start), t.weight_bytes);
+  timings_.clear();
 }
 
 namespace {
@@ -76,6 +81,7 @@ Activations ForwardPass::run(const BatchLayout& layout, const KvLayers& kv, Hidd
   const Activations selected = buffer(outputs_, std::max<int64_t>(outputs, 1), hidden, "output rows").first_rows(outputs);
 
   ctx.begin_batch(layout);
+  timings_.clear();  // (a pass that threw left its own)
   phase_ = n == static_cast<int64_t>(layout.sequences.size()) ? "decode/" : "prefill/";
   // Distinct experts a layer reads: k per row, at most all of them.
   const double experts_read = static_cast<double>(std::min<int64_t>(n * moe_.experts_per_token, moe_.experts));
@@ -121,6 +127,7 @@ Activations ForwardPass::run(const BatchLayout& layout, const KvLayers& kv, Hidd
   // Observing and profiling read results between ops: those runs are never recorded.
   if (observer != nullptr || profile_ != nullptr) {
     queue();
+    record_timings();
   } else {
     if (should_stop && should_stop()) throw Interrupted();
     const auto address = [](const void* p) { return static_cast<uint64_t>(reinterpret_cast<uintptr_t>(p)); };

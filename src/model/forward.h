@@ -3,6 +3,8 @@
 
 #include <functional>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "backend/backend.h"
 #include "gptoss/config.h"
@@ -27,8 +29,9 @@ using StopCheck = std::function<bool()>;
 // backend at once; one ForwardPass is used by one thread at a time.
 class ForwardPass {
  public:
-  // `profile`, when given, receives every operation's wall time (the stream synchronized after
-  // each: profiling serializes an asynchronous backend).
+  // `profile`, when given, receives every operation's time on the stream (from an event before
+  // it to one after it, read once the pass is done: the operations run as they would unprofiled,
+  // except that the pass is not replayed as one recording).
   ForwardPass(const ModelConfig& config, const ModelWeights& weights, Backend& backend, OpProfile* profile = nullptr);
 
   // Runs the rows of `layout` through every layer, storing their keys and values into `kv`, and
@@ -43,9 +46,16 @@ class ForwardPass {
  private:
   Activations buffer(Buffer& storage, int64_t rows, int64_t cols, const char* what);
   void observe(HiddenStateObserver* observer, int index, Activations x);
-  // Runs op(); when profiling, records its time as `name` with the weight bytes it read.
+  // Runs op(); when profiling, times it as `name` with the weight bytes it read.
   template <class Op>
   void timed(const char* name, double weight_bytes, Op&& op);
+  void record_timings();  // waits for the pass, then hands its timings to the profile
+
+  struct Timing {
+    std::string name;
+    double weight_bytes;
+    std::unique_ptr<Event> start, end;
+  };
 
   const ModelConfig& config_;
   const ModelWeights& weights_;
@@ -58,6 +68,7 @@ class ForwardPass {
   MoeParameters moe_;
   Buffer x_, normed_, q_, k_, v_, attended_, delta_, outputs_, logits_;
   std::vector<float> host_scratch_;
+  std::vector<Timing> timings_;  // the pass's so far, while profiling
 };
 
 }  // namespace gptoss

@@ -1,4 +1,4 @@
-// Where a forward pass spends its time: wall time per operation, summed over every call, and the
+// Where a forward pass spends its time: each operation's time on its stream, summed over every call, and the
 // weight bytes the operation reads, so that each one's achieved bandwidth can be set against
 // the machine's ceiling (`gptoss bench --profile`).
 //

@@ -1,4 +1,4 @@
-// LoadOptions::profile: the forward pass's wall time and weight bytes per operation, per phase.
+// LoadOptions::profile: the forward pass's time and weight bytes per operation, per phase.
 #include <gtest/gtest.h>
 
 #include <map>

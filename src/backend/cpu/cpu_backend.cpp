@@ -1,5 +1,6 @@
 #include "backend/cpu/cpu_backend.h"
 
+#include <chrono>
 #include <cstring>
 
 #include "backend/cpu/attention.h"
@@ -18,6 +19,12 @@ class DoneEvent final : public Event {
  public:
   bool done() override { return true; }
   void synchronize() override {}
+  double seconds_since(Event& earlier) override {
+    return std::chrono::duration<double>(at_ - dynamic_cast<DoneEvent&>(earlier).at_).count();
+  }
+
+ private:
+  std::chrono::steady_clock::time_point at_ = std::chrono::steady_clock::now();  // the work before it is done
 };
 
 // On the CPU every copy completes at once.
