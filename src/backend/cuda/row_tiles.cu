@@ -21,7 +21,8 @@ bool aligned16(int64_t v) { return v % 16 == 0; }
 
 }  // namespace
 
-RowTiles plan_row_tiles(const Matrix& w, const Matrix* up, int max_tile_rows, int64_t budget_bytes) {
+RowTiles plan_row_tiles(const Matrix& w, const Matrix* up, int64_t rows_per_block, int64_t budget_bytes,
+                        int target_stages) {
   RowTiles tiles;
   TableView views[2][3];
   views_of(w, views[0]);
@@ -66,10 +67,15 @@ RowTiles plan_row_tiles(const Matrix& w, const Matrix* up, int max_tile_rows, in
     row_bytes += t.row_stride;
   }
   if (g > 16 || w.rows % g != 0 || row_bytes == 0) return {};
-  // Tiles of max_tile_rows rounded up to a multiple of g, or less where two would not fit the
-  // budget; up to four in flight.
-  const int64_t fitting = budget_bytes / (2 * row_bytes) / g * g;
-  const int rows = static_cast<int>(std::min<int64_t>((std::max(max_tile_rows, 1) + g - 1) / g * g, fitting));
+  // Tiles of about budget / target_stages bytes (whole multiples of g), so that many are in
+  // flight and a warp takes its next rows from whichever has landed; within that, the block's
+  // rows split into equal tiles (a short last tile would leave its warps idle for one round).
+  const int64_t fitting = budget_bytes / (2 * row_bytes) / g * g;  // two at least
+  const int64_t target = std::max<int64_t>(g, budget_bytes / std::max(target_stages, 2) / row_bytes / g * g);
+  const int64_t per_block = std::max<int64_t>(rows_per_block, 1);
+  const int64_t tiles_per_block = (per_block + target - 1) / target;
+  const int64_t even = ((per_block + tiles_per_block - 1) / tiles_per_block + g - 1) / g * g;
+  const int rows = static_cast<int>(std::min(even, fitting));
   if (rows < g) return {};
   tiles.tile_rows = rows;
   tiles.stage_bytes = 0;
@@ -77,7 +83,7 @@ RowTiles plan_row_tiles(const Matrix& w, const Matrix* up, int max_tile_rows, in
     tiles.table[j].offset = tiles.stage_bytes;
     tiles.stage_bytes += static_cast<int>(rows * tiles.table[j].row_stride);
   }
-  tiles.stages = static_cast<int>(std::min<int64_t>(4, budget_bytes / tiles.stage_bytes));
+  tiles.stages = static_cast<int>(std::min<int64_t>(kMaxTileStages, budget_bytes / tiles.stage_bytes));
   return tiles;
 }
 

@@ -37,10 +37,13 @@ struct RowTiles {
   int32_t delta_of[2][3];
 };
 
-// The tile plan for products of w (and, gated, of up): tiles of max_tile_rows rows (rounded up
-// to the alignment's multiple, or fewer to fit), at least two in flight within budget_bytes of
-// shared memory; or tile_rows = 0.
-RowTiles plan_row_tiles(const Matrix& w, const Matrix* up, int max_tile_rows, int64_t budget_bytes);
+inline constexpr int kMaxTileStages = 16;  // tiles in flight a block, at most
+
+// The tile plan for products of w (and, gated, of up) by a block taking rows_per_block rows:
+// tiles of about budget_bytes / target_stages, as many in flight as budget_bytes of shared
+// memory holds (two at least, kMaxTileStages at most); or tile_rows = 0.
+RowTiles plan_row_tiles(const Matrix& w, const Matrix* up, int64_t rows_per_block, int64_t budget_bytes,
+                        int target_stages);
 
 // One thread: copies rows [t0, t0 + n) of matrix `matrix` into `stage`, landing on `barrier`.
 __device__ __forceinline__ void issue_tile(const RowTiles& tiles, int64_t matrix, int64_t t0, int n, uint8_t* stage,
