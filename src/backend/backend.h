@@ -141,17 +141,19 @@ class Backend : public DeviceMemory {
   virtual void linear(ExecutionContext& ctx, Activations x, const Matrix& w, Vector bias, Activations y) = 0;
   // Rotates every head of every row by its position (NeoX half-split pairs).
   virtual void rope(ExecutionContext& ctx, Activations x, int heads, int head_dim, const RopeParameters& rope) = 0;
-  // The queries' and the keys' rotations (`heads` and `kv_heads` heads a row): two rope()s by
-  // default, one pass where a backend shares the angles.
-  virtual void rope_qk(ExecutionContext& ctx, Activations q, Activations k, int heads, int kv_heads, int head_dim,
-                       const RopeParameters& rope) {
-    this->rope(ctx, q, heads, head_dim, rope);
-    this->rope(ctx, k, kv_heads, head_dim, rope);
-  }
   // Stores the batch's keys and values into their blocks of `cache`, then computes each row's
   // attention over the keys of its sequence up to its own position (cached and new alike).
   virtual void attention(ExecutionContext& ctx, Activations q, Activations k, Activations v, const KvLayerView& cache,
                          const AttentionParameters& params, Activations out) = 0;
+  // rope() of the queries and of the keys (in place), then attention(): composed by default;
+  // one pass where a backend rotates the keys as it stores them.
+  virtual void rope_attention(ExecutionContext& ctx, Activations q, Activations k, Activations v,
+                              const RopeParameters& rope, const KvLayerView& cache, const AttentionParameters& params,
+                              Activations out) {
+    this->rope(ctx, q, params.heads, params.head_dim, rope);
+    this->rope(ctx, k, params.kv_heads, params.head_dim, rope);
+    this->attention(ctx, q, k, v, cache, params, out);
+  }
   // out = Σ over the top-k experts of softmax(top-k router logits) · expert(x)
   virtual void moe(ExecutionContext& ctx, Activations x, const MoeWeights& weights, const MoeParameters& params,
                    Activations out) = 0;

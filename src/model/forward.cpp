@@ -98,13 +98,10 @@ Activations ForwardPass::run(const BatchLayout& layout, const KvLayers& kv, Hidd
         const Backend::Product products[] = {{&a.q, a.q_bias, q}, {&a.k, a.k_bias, k}, {&a.v, a.v_bias, v}};
         backend_.rmsnorm_linears(ctx, x, a.norm, eps, normed, products);
       });
-      timed("attention.rope", 0, [&] {
-        backend_.rope_qk(ctx, q, k, config_.num_attention_heads, config_.num_key_value_heads, config_.head_dim, rope_);
-      });
       AttentionParameters params = attention_;
       params.window = kv.window(l);
       params.sinks = a.sinks;
-      timed("attention.sdpa", 0, [&] { backend_.attention(ctx, q, k, v, kv.layer(l), params, attended); });
+      timed("attention.sdpa", 0, [&] { backend_.rope_attention(ctx, q, k, v, rope_, kv.layer(l), params, attended); });
       timed("attention.o", static_cast<double>(matrix_bytes(a.o)),
             [&] { backend_.linear_residual(ctx, attended, a.o, a.o_bias, x, delta); });
       // x = x + moe(norm(x))

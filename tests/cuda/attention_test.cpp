@@ -1,10 +1,13 @@
 // The CUDA attention (backend/cuda/attention.cu, through the backend's attention op: layout
 // upload, store_kv, the split kernel, the merge) on the CPU tests' paged bench — several
 // sequences at different positions per batch, shuffled blocks, released windowed blocks, f32
-// and bf16 caches — against the direct double-precision formula; and a 5,000-token context,
-// whose decode step is split over many blocks. Needs a GPU (ctest label gpu).
+// and bf16 caches — against the direct double-precision formula; a 5,000-token context, whose
+// decode step is split over many blocks; and rope_attention (RoPE in the store's launch)
+// against the separate ops. Needs a GPU (ctest label gpu).
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <string>
 #include <utility>
 #include <vector>
@@ -73,6 +76,29 @@ std::vector<std::pair<std::string, test::Attend>> cuda_implementation() {
                             std::vector<float>& out) { (*attend)(layout, cache, q, k, v, p, out); }}};
 }
 
+// One sequence's rows [start, end), its keys in kv group `group` of the cache.
+BatchLayout one_sequence(test::PagedCache& cache, int64_t start, int64_t end, int window, int group) {
+  BatchLayout layout;
+  BatchLayout::Sequence s;
+  s.start_position = static_cast<int32_t>(start);
+  s.rows = end - start;
+  const std::vector<int32_t>& table = cache.table(0, first_key_of(start, window), end - 1);
+  for (int g = 0; g < kMaxKvGroups; ++g) {
+    s.table_offset[size_t(g)] = static_cast<int64_t>(layout.block_tables.size());
+    s.table_length[size_t(g)] = static_cast<int32_t>(table.size());
+    if (g == group)
+      layout.block_tables.insert(layout.block_tables.end(), table.begin(), table.end());
+    else
+      layout.block_tables.insert(layout.block_tables.end(), table.size(), -1);
+  }
+  layout.sequences.push_back(s);
+  for (int64_t i = start; i < end; ++i) {
+    layout.tokens.push_back(0);
+    layout.positions.push_back(static_cast<int32_t>(i));
+  }
+  return layout;
+}
+
 TEST(CudaAttention, PagedBatchesMatchDirectFormula20bShape) {
   GPTOSS_REQUIRE_CUDA();
   test::check_shape(test::k20b, cuda_implementation());
@@ -103,24 +129,7 @@ TEST(CudaAttention, LongContextDecodeMatchesDirectFormula) {
                                   Vector{sinks.data(), shape.heads}};
       std::vector<float> last_out;
       for (const auto& [start, end] : {std::pair<int64_t, int64_t>{0, kLength - 1}, {kLength - 1, kLength}}) {
-        BatchLayout layout;
-        BatchLayout::Sequence s;
-        s.start_position = static_cast<int32_t>(start);
-        s.rows = end - start;
-        const std::vector<int32_t>& table = cache.table(0, first_key_of(start, window), end - 1);
-        for (int g = 0; g < kMaxKvGroups; ++g) {
-          s.table_offset[size_t(g)] = static_cast<int64_t>(layout.block_tables.size());
-          s.table_length[size_t(g)] = static_cast<int32_t>(table.size());
-          if (g == group)
-            layout.block_tables.insert(layout.block_tables.end(), table.begin(), table.end());
-          else
-            layout.block_tables.insert(layout.block_tables.end(), table.size(), -1);
-        }
-        layout.sequences.push_back(s);
-        for (int64_t i = start; i < end; ++i) {
-          layout.tokens.push_back(0);
-          layout.positions.push_back(static_cast<int32_t>(i));
-        }
+        const BatchLayout layout = one_sequence(cache, start, end, window, group);
         const std::vector<float> q(seq.q.begin() + start * qw, seq.q.begin() + end * qw);
         const std::vector<float> k(seq.k.begin() + start * kw, seq.k.begin() + end * kw);
         const std::vector<float> v(seq.v.begin() + start * kw, seq.v.begin() + end * kw);
@@ -137,6 +146,77 @@ TEST(CudaAttention, LongContextDecodeMatchesDirectFormula) {
         }
       }
     }
+}
+
+// rope_attention — RoPE of q and k in the KV store's launch — against rope() of each, then
+// attention(), on one backend: the outputs, the rotated q and k, and the stored cache, bit for
+// bit, for a prefill and a decode step at 20b's shape (f32 and bf16 caches).
+TEST(CudaAttention, RopeInTheKvStoreEqualsRopeThenAttention) {
+  GPTOSS_REQUIRE_CUDA();
+  const test::Shape shape = test::k20b;
+  constexpr int64_t kLength = 40;
+  const test::Sequence seq = test::random_sequence(shape, kLength, 21);
+  const DeviceArray<float> sinks(test::random_floats(static_cast<size_t>(shape.heads), 22));
+  RopeParameters rope;
+  for (int i = 0; i < shape.head_dim / 2; ++i)
+    rope.inv_freq.push_back(std::pow(150000.f, -static_cast<float>(2 * i) / static_cast<float>(shape.head_dim)));
+  rope.attention_scaling = 1.3466f;
+  const AttentionParameters p{shape.heads, shape.kv_heads, shape.head_dim, 0, shape.scale(),
+                              Vector{sinks.get(), shape.heads}};
+  const auto backend = make_backend("cuda", {.threads = 0, .precision = "f32"});
+  const auto ctx = backend->make_context();
+  const int64_t qw = shape.q_width(), kw = shape.kv_width();
+  for (ElementType dtype : {ElementType::f32, ElementType::bf16}) {
+    SCOPED_TRACE(std::string(element_type_name(dtype)) + " cache");
+    test::PagedCache cache(shape, dtype, 16, kLength / 16 + 1, 0, 23);
+    const KvLayerView host = cache.view();
+    const auto bytes = static_cast<size_t>(host.blocks * host.block_tokens * host.kv_width * element_bytes(dtype));
+    for (const auto& [start, end] : {std::pair<int64_t, int64_t>{0, kLength - 1}, {kLength - 1, kLength}}) {
+      const BatchLayout layout = one_sequence(cache, start, end, 0, 0);
+      const int64_t rows = end - start;
+      const auto slice = [&](const std::vector<float>& all, int64_t width) {
+        return std::vector<float>(all.begin() + start * width, all.begin() + end * width);
+      };
+      struct Run {
+        std::vector<float> q, k, out;
+        std::vector<uint8_t> keys, values;
+      };
+      const auto run = [&](bool fused) {
+        DeviceArray<float> q(slice(seq.q, qw)), k(slice(seq.k, kw)), v(slice(seq.v, kw)), out(rows * qw);
+        DeviceArray<uint8_t> keys(bytes), values(bytes);
+        to_device(keys.get(), host.keys, bytes);
+        to_device(values.get(), host.values, bytes);
+        KvLayerView device = host;
+        device.keys = keys.get();
+        device.values = values.get();
+        const Activations dq{q.get(), ElementType::f32, rows, qw}, dk{k.get(), ElementType::f32, rows, kw},
+            dv{v.get(), ElementType::f32, rows, kw}, dout{out.get(), ElementType::f32, rows, qw};
+        ctx->begin_batch(layout);
+        if (fused) {
+          backend->rope_attention(*ctx, dq, dk, dv, rope, device, p, dout);
+        } else {
+          backend->rope(*ctx, dq, shape.heads, shape.head_dim, rope);
+          backend->rope(*ctx, dk, shape.kv_heads, shape.head_dim, rope);
+          backend->attention(*ctx, dq, dk, dv, device, p, dout);
+        }
+        ctx->stream().synchronize();
+        Run r{q.download(), k.download(), out.download(), std::vector<uint8_t>(bytes), std::vector<uint8_t>(bytes)};
+        to_host(r.keys.data(), keys.get(), bytes);
+        to_host(r.values.data(), values.get(), bytes);
+        return r;
+      };
+      const Run separate = run(false), fused = run(true);
+      EXPECT_EQ(fused.q, separate.q) << "rows " << start << "–" << end;
+      EXPECT_EQ(fused.k, separate.k);
+      EXPECT_EQ(fused.out, separate.out);
+      EXPECT_EQ(fused.keys, separate.keys);
+      EXPECT_EQ(fused.values, separate.values);
+      EXPECT_NE(fused.q, slice(seq.q, qw)) << "the queries were rotated";
+      // The next batch attends over what this one stored.
+      std::copy(fused.keys.begin(), fused.keys.end(), static_cast<uint8_t*>(host.keys));
+      std::copy(fused.values.begin(), fused.values.end(), static_cast<uint8_t*>(host.values));
+    }
+  }
 }
 
 TEST(CudaAttention, MissingBlockThrowsBeforeAnyWork) {

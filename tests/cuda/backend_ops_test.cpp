@@ -222,14 +222,6 @@ TEST_P(CudaBackendOps, RopeAtFarPositions) {
       s.backend->rope(*s.ctx, a, 8, 64, rope);
       return a;
     });
-    // Queries and keys in one launch: both tensors come back rotated (compared as one vector).
-    compare("rope of queries and keys", rows, 1e-6, [&](Side& s, int n) {
-      Activations both = s.upload(x, n, 8 * 64);
-      const Activations q{both.data, both.dtype, n, 6 * 64};
-      const Activations k{both.f32() + n * 6 * 64, both.dtype, n, 2 * 64};
-      s.backend->rope_qk(*s.ctx, q, k, 6, 2, 64, rope);
-      return both;
-    });
   }
 }
 

@@ -35,7 +35,7 @@ TEST(Profile, TimesEveryOperationOfEachPhaseWithTheWeightBytesItReads) {
 
   const auto ops = by_name(*model);
   for (const char* phase : {"prefill/", "decode/"}) {
-    for (const char* per_layer : {"attention.qkv", "attention.rope", "attention.sdpa", "attention.o", "moe"})
+    for (const char* per_layer : {"attention.qkv", "attention.sdpa", "attention.o", "moe"})
       EXPECT_EQ(ops.at(std::string(phase) + per_layer).calls, layers) << phase << per_layer;
     // The layers' RMSNorms count in attention.qkv and moe, the ops that read them first.
     EXPECT_EQ(ops.count(std::string(phase) + "norm"), 0u) << phase;

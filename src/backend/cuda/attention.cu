@@ -7,6 +7,7 @@
 
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/launch.cuh"
+#include "backend/cuda/rope.cuh"
 #include "backend/cuda/device_info.h"
 #include "backend/kv_blocks.h"
 #include "gptoss/error.h"
@@ -64,11 +65,28 @@ __device__ __forceinline__ int64_t cache_index(const int32_t* table, int j, int 
   return (static_cast<int64_t>(table[j / block_tokens]) * block_tokens + j % block_tokens) * kv_width;
 }
 
+// Block per row: with `rotate`, RoPE of the row's queries (q_heads) and keys in place first (the
+// angles computed before the PDL wait, as rope_kernel does); then the row's key and value into
+// the cache.
 template <bool kBf16>
-__global__ void store_kv_kernel(const float* k, const float* v, DeviceBatch batch, void* keys, void* values,
-                                int block_tokens, int64_t kv_width, int kv_group) {
+__global__ void store_kv_kernel(float* q, int q_heads, float* k, const float* v, DeviceBatch batch, void* keys,
+                                void* values, int block_tokens, int64_t kv_width, int kv_group, int head_dim,
+                                cuda::RopeTable rope, bool rotate) {
+  __shared__ float cosines[cuda::kMaxHeadDim / 2], sines[cuda::kMaxHeadDim / 2];
+  const int row = static_cast<int>(blockIdx.x), half = head_dim / 2;
+  if (rotate) cuda::rope_angles(__ldcg(batch.positions + row), rope, half, cosines, sines);
   cuda::wait_then_start_next();
-  const int row = static_cast<int>(blockIdx.x);
+  if (rotate) {
+    __syncthreads();
+    const int heads = q_heads + static_cast<int>(kv_width / head_dim);
+    for (int index = static_cast<int>(threadIdx.x); index < heads * half; index += blockDim.x) {
+      const int head = index / half, i = index % half;
+      float* x = head < q_heads ? q + (static_cast<int64_t>(row) * q_heads + head) * head_dim
+                                : k + row * kv_width + (head - q_heads) * head_dim;
+      cuda::rotate_pair(x, i, half, cosines[i], sines[i]);
+    }
+    __syncthreads();  // the row's rotated keys, written by other threads, are read below
+  }
   const int32_t* table = table_of(batch, batch.row_sequence[row], kv_group);
   const int64_t at = cache_index(table, batch.positions[row], block_tokens, kv_width);
   for (int64_t c = threadIdx.x; c < kv_width; c += blockDim.x) {
@@ -268,13 +286,14 @@ void check_cuda_attention(const BatchLayout& layout, const KvLayerView& cache, c
   check_attended_blocks(layout, cache, params.window, "attention");
 }
 
-void cuda_store_kv(const float* k, const float* v, const DeviceBatch& batch, const KvLayerView& cache,
-                   cudaStream_t stream) {
+void cuda_store_kv(float* q, int q_heads, float* k, const float* v, const DeviceBatch& batch, const KvLayerView& cache,
+                   int head_dim, const cuda::RopeTable* rope, cudaStream_t stream) {
   if (batch.rows == 0) return;
   const int threads = static_cast<int>(std::min<int64_t>(256, (cache.kv_width + 31) / 32 * 32));
   cuda::launch(cache.dtype == ElementType::bf16 ? store_kv_kernel<true> : store_kv_kernel<false>, dim3(batch.rows),
-               dim3(threads), 0, stream, "store_kv kernel", k, v, batch, cache.keys, cache.values, cache.block_tokens,
-               cache.kv_width, cache.group);
+               dim3(threads), 0, stream, "store_kv kernel", q, q_heads, k, v, batch, cache.keys, cache.values,
+               cache.block_tokens, cache.kv_width, cache.group, head_dim, rope != nullptr ? *rope : cuda::RopeTable{},
+               rope != nullptr);
 }
 
 size_t cuda_attention_scratch_bytes(const DeviceBatch& batch, const AttentionParameters& params) {

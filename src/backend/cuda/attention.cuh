@@ -11,6 +11,7 @@
 
 #include "backend/backend.h"
 #include "backend/cuda/device_batch.h"
+#include "backend/cuda/rope.cuh"
 
 namespace gptoss {
 
@@ -19,9 +20,11 @@ namespace gptoss {
 void check_cuda_attention(const BatchLayout& layout, const KvLayerView& cache, const AttentionParameters& params);
 
 // Writes each row's key and value (kv_width floats) at its position, converted to the cache's
-// dtype (bf16: round to nearest even, as the CPU).
-void cuda_store_kv(const float* k, const float* v, const DeviceBatch& batch, const KvLayerView& cache,
-                   cudaStream_t stream);
+// dtype (bf16: round to nearest even, as the CPU). With `rope`, first rotates each row's
+// queries (q_heads heads of head_dim) and keys in place, as rope() of both would, in the same
+// launch (q is not read otherwise).
+void cuda_store_kv(float* q, int q_heads, float* k, const float* v, const DeviceBatch& batch, const KvLayerView& cache,
+                   int head_dim, const cuda::RopeTable* rope, cudaStream_t stream);
 
 // Scratch bytes cuda_attention needs for this batch: the splits' partial results. Depends only
 // on the batch's rows and max_position bucket and on the parameters (so a recorded graph keeps

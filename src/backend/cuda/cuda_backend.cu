@@ -134,21 +134,18 @@ class CudaBackend final : public Backend {
     experts(ctx, in, weights, params, x, true);
   }
   void rope(ExecutionContext& ctx, Activations x, int heads, int head_dim, const RopeParameters& rope) override {
-    rotate(ctx, x, heads, Activations{}, 0, head_dim, rope);
-  }
-  void rope_qk(ExecutionContext& ctx, Activations q, Activations k, int heads, int kv_heads, int head_dim,
-               const RopeParameters& rope) override {
-    rotate(ctx, q, heads, k, kv_heads, head_dim, rope);
+    CudaContext& c = cuda_context(ctx);
+    cuda::rope(x.f32(), heads, static_cast<int>(x.rows), head_dim, c.batch().positions, rope_table(rope, head_dim),
+               c.raw());
   }
   void attention(ExecutionContext& ctx, Activations q, Activations k, Activations v, const KvLayerView& cache,
                  const AttentionParameters& params, Activations out) override {
-    CudaContext& c = cuda_context(ctx);
-    check_cuda_attention(c.layout(), cache, params);
-    cuda_store_kv(k.f32(), v.f32(), c.batch(), cache, c.raw());
-    void* scratch = c.attention.get<uint8_t>(
-        static_cast<int64_t>(cuda_attention_scratch_bytes(c.batch(), params)), c.raw(),
-        "allocating attention scratch");
-    cuda_attention(q.f32(), c.batch(), cache, params, out.f32(), scratch, c.raw());
+    attend(ctx, q, k, v, nullptr, cache, params, out);
+  }
+  void rope_attention(ExecutionContext& ctx, Activations q, Activations k, Activations v, const RopeParameters& rope,
+                      const KvLayerView& cache, const AttentionParameters& params, Activations out) override {
+    const cuda::RopeTable table = rope_table(rope, params.head_dim);
+    attend(ctx, q, k, v, &table, cache, params, out);
   }
   void moe(ExecutionContext& ctx, Activations x, const MoeWeights& w, const MoeParameters& params,
            Activations out) override {
@@ -203,17 +200,24 @@ class CudaBackend final : public Backend {
   }
 
  private:
-  // rope() of a (a_heads a row) and b (b_heads, may be 0) in one launch.
-  void rotate(ExecutionContext& ctx, Activations a, int a_heads, Activations b, int b_heads, int head_dim,
-              const RopeParameters& rope) {
+  static cuda::RopeTable rope_table(const RopeParameters& rope, int head_dim) {
     if (head_dim > cuda::kMaxHeadDim || static_cast<int64_t>(rope.inv_freq.size()) < head_dim / 2)
       throw Error("cuda rope: head_dim " + std::to_string(head_dim) + " is not supported");
     cuda::RopeTable table{};
     std::copy(rope.inv_freq.begin(), rope.inv_freq.begin() + head_dim / 2, table.inv_freq);
     table.scaling = rope.attention_scaling;
+    return table;
+  }
+  // The KV store (rotating q and k first when `rope` is given), the splits and their merge.
+  void attend(ExecutionContext& ctx, Activations q, Activations k, Activations v, const cuda::RopeTable* rope,
+              const KvLayerView& cache, const AttentionParameters& params, Activations out) {
     CudaContext& c = cuda_context(ctx);
-    cuda::rope(a.f32(), a_heads, b_heads > 0 ? b.f32() : nullptr, b_heads, static_cast<int>(a.rows), head_dim,
-               c.batch().positions, table, c.raw());
+    check_cuda_attention(c.layout(), cache, params);
+    cuda_store_kv(q.f32(), params.heads, k.f32(), v.f32(), c.batch(), cache, params.head_dim, rope, c.raw());
+    void* scratch = c.attention.get<uint8_t>(
+        static_cast<int64_t>(cuda_attention_scratch_bytes(c.batch(), params)), c.raw(),
+        "allocating attention scratch");
+    cuda_attention(q.f32(), c.batch(), cache, params, out.f32(), scratch, c.raw());
   }
   // linear(): y = x·Wᵀ + bias, or y += it for a residual update; x normalized first by `norm`.
   void product(ExecutionContext& ctx, Activations x, const Matrix& w, Vector bias, Activations y, bool accumulate,

@@ -62,29 +62,19 @@ __global__ void rmsnorm_kernel(const float* x, int cols, const float* weight, fl
   }
 }
 
-// One block per row: its angles first (θ rounded to float as on the CPU, cosine and sine taken
-// in double), shared by every head of both tensors, then a thread per (head, pair). The angles
-// depend only on the positions (uploaded before the step's kernels), so they are computed while
-// the previous kernel finishes.
-__global__ void rope_kernel(float* a, int a_heads, float* b, int b_heads, int head_dim, const int32_t* positions,
-                            RopeTable table) {
+// One block per row: its angles first (rope.cuh), shared by every head, then a thread per
+// (head, pair). The angles depend only on the positions (uploaded before the step's
+// kernels), so they are computed while the previous kernel finishes.
+__global__ void rope_kernel(float* x, int heads, int head_dim, const int32_t* positions, RopeTable table) {
   __shared__ float cosines[kMaxHeadDim / 2], sines[kMaxHeadDim / 2];
   const int half = head_dim / 2;
   const int64_t row = blockIdx.x;
-  for (int i = static_cast<int>(threadIdx.x); i < half; i += blockDim.x) {
-    const float theta = __fmul_rn(static_cast<float>(__ldcg(positions + row)), table.inv_freq[i]);
-    cosines[i] = static_cast<float>(cos(static_cast<double>(theta))) * table.scaling;
-    sines[i] = static_cast<float>(sin(static_cast<double>(theta))) * table.scaling;
-  }
+  rope_angles(__ldcg(positions + row), table, half, cosines, sines);
   wait_then_start_next();
   __syncthreads();
-  for (int index = static_cast<int>(threadIdx.x); index < (a_heads + b_heads) * half; index += blockDim.x) {
+  for (int index = static_cast<int>(threadIdx.x); index < heads * half; index += blockDim.x) {
     const int head = index / half, i = index % half;
-    float* v = head < a_heads ? a + (row * a_heads + head) * head_dim : b + (row * b_heads + head - a_heads) * head_dim;
-    const float c = cosines[i], s = sines[i];
-    const float x1 = v[i], x2 = v[i + half];
-    v[i] = __fsub_rn(__fmul_rn(x1, c), __fmul_rn(x2, s));
-    v[i + half] = __fadd_rn(__fmul_rn(x2, c), __fmul_rn(x1, s));
+    rotate_pair(x + (row * heads + head) * head_dim, i, half, cosines[i], sines[i]);
   }
 }
 
@@ -124,11 +114,10 @@ void rmsnorm(const float* x, int rows, int cols, const float* weight, float eps,
   launch(rmsnorm_kernel, dim3(rows), dim3(threads), 0, stream, "rmsnorm kernel", x, cols, weight, eps, out);
 }
 
-void rope(float* a, int a_heads, float* b, int b_heads, int rows, int head_dim, const int32_t* positions,
-          const RopeTable& table, cudaStream_t stream) {
+void rope(float* x, int heads, int rows, int head_dim, const int32_t* positions, const RopeTable& table,
+          cudaStream_t stream) {
   if (rows == 0) return;
-  launch(rope_kernel, dim3(rows), dim3(kThreads), 0, stream, "rope kernel", a, a_heads, b, b_heads, head_dim, positions,
-         table);
+  launch(rope_kernel, dim3(rows), dim3(kThreads), 0, stream, "rope kernel", x, heads, head_dim, positions, table);
 }
 
 void add(float* x, const float* delta, int64_t n, cudaStream_t stream) {

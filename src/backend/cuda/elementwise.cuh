@@ -7,6 +7,7 @@
 
 #include <cstdint>
 
+#include "backend/cuda/rope.cuh"
 #include "quant/matrix.h"
 
 namespace gptoss::cuda {
@@ -17,17 +18,10 @@ void embed(const Matrix& table, const int32_t* tokens, int rows, float* out, cud
 // out = x / sqrt(mean(x²) + eps) · weight, per row (out may be x).
 void rmsnorm(const float* x, int rows, int cols, const float* weight, float eps, float* out, cudaStream_t stream);
 
-// Rotates every head of every row by its position (NeoX half-split pairs): θ_i = p · inv_freq[i],
-// (x1, x2) → (x1 cos θ − x2 sin θ, x2 cos θ + x1 sin θ), cos and sin scaled by `scaling`.
-// head_dim ≤ kMaxHeadDim.
-inline constexpr int kMaxHeadDim = 256;
-struct RopeTable {
-  float inv_freq[kMaxHeadDim / 2];
-  float scaling;
-};
-// Rotates two tensors of the same rows (a_heads and b_heads heads, b may have none) in one launch.
-void rope(float* a, int a_heads, float* b, int b_heads, int rows, int head_dim, const int32_t* positions,
-          const RopeTable& table, cudaStream_t stream);
+// Rotates every head (`heads` a row) of every row by the row's position (NeoX half-split
+// pairs, rope.cuh); head_dim ≤ kMaxHeadDim.
+void rope(float* x, int heads, int rows, int head_dim, const int32_t* positions, const RopeTable& table,
+          cudaStream_t stream);
 
 void add(float* x, const float* delta, int64_t n, cudaStream_t stream);  // x += delta
 
